@@ -1,0 +1,273 @@
+"""Autograd: backward(), grad(), grad modes, and the JAX-style grad transforms.
+
+``backward()`` records the gradient graph of the recorded forward graph
+(``ir.autodiff.grad_graph``), evaluates it with numpy (or re-binds it through
+the eager handler when ``create_graph=True``, which records higher-order
+history), accumulates into leaves' ``.grad`` and frees the forward graph.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from .ir import autodiff
+from .ir import dtypes as dt
+from .ir.core import LEAF, Node, _state, make_leaf
+from .ir.errors import AutogradError, ShapeError
+from .ir.graph import Graph
+from .ir.printer import print_graph
+from .runtime import eager
+from .tensor import Tensor, _t, _wrap
+
+
+# ---------------------------------------------------------------- grad modes
+
+class set_grad_enabled:
+    """Context manager and decorator that turns gradient recording on or off."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.prev = _state.grad_enabled
+        self.mode = bool(mode)
+        _state.grad_enabled = self.mode
+
+    def __enter__(self) -> None:
+        _state.grad_enabled = self.mode
+
+    def __exit__(self, *exc) -> None:
+        _state.grad_enabled = self.prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+        _state.grad_enabled = self.prev
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """``with graphc.no_grad():`` — ops inside record no history."""
+
+    def __init__(self) -> None:
+        self.prev = _state.grad_enabled
+        self.mode = False
+
+    def __enter__(self) -> None:
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = False
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """``with graphc.enable_grad():`` — record history even inside no_grad."""
+
+    def __init__(self) -> None:
+        self.prev = _state.grad_enabled
+        self.mode = True
+
+    def __enter__(self) -> None:
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = True
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with enable_grad():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    return _state.grad_enabled
+
+
+class inference_mode(no_grad):
+    def __init__(self, mode: bool = True) -> None:
+        self.prev = _state.grad_enabled
+        self.mode = not mode
+
+    def __enter__(self) -> None:
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.mode
+
+
+def check_inplace(t: Tensor, op: str) -> None:
+    """In-place on a leaf that requires grad (or a view of one) is an error while recording."""
+    if not _state.grad_enabled:
+        return
+    node = t._node
+    if node.op is LEAF and node.requires_grad:
+        raise AutogradError(f"{op}(): a leaf Variable that requires grad is being used in an "
+                            "in-place operation.")
+    base = t._base
+    if base is not None and base._node.op is LEAF and base._node.requires_grad:
+        raise AutogradError(f"{op}(): a view of a leaf Variable that requires grad is being used "
+                            "in an in-place operation.")
+
+
+# ---------------------------------------------------------------- the engine
+
+def _seed(out: Tensor, grad) -> Node:
+    if grad is None:
+        if out.numel() != 1:
+            raise AutogradError(f"grad can be implicitly created only for scalar outputs "
+                                f"(backward() on a tensor of shape {list(out.shape)}); pass "
+                                "`gradient` with the same shape")
+        return _t(1.0).type(out.dtype).expand(out.shape)._node
+    g = _t(grad)
+    if g.shape != out.shape:
+        raise ShapeError(f"Mismatch in shape: grad_output has a shape of {list(g.shape)} and "
+                         f"output has a shape of {list(out.shape)}")
+    return g._node
+
+
+def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, create_graph):
+    """Gradient tensors (or None) of ``wrt``; frees the graph unless retained."""
+    outs = [t._node for t in outputs]
+    for t in outputs:
+        if not t.requires_grad:
+            raise AutogradError("element 0 of tensors does not require grad and does not have a "
+                                "grad_fn")
+    seeds = [_seed(t, g) for t, g in zip(outputs, grads)]
+    graph, seed_inputs, kept = autodiff.grad_graph(outs, wrt)
+    if os.environ.get("GRAPHC_DEBUG", "0") not in ("", "0"):
+        print(print_graph(graph), file=sys.stderr)
+    if create_graph:
+        env = {id(s): seed for s, seed in zip(seed_inputs, seeds)}
+        with set_grad_enabled(True):
+            results = [_wrap(n) for n in eager.rebind(graph, env)]
+    else:
+        env = {id(s): seed.value for s, seed in zip(seed_inputs, seeds)}
+        for n in graph.inputs[len(seed_inputs):]:
+            eager.check_saved(n)
+            env[id(n)] = n.value
+        results = [_wrap(make_leaf(v.shape, dt.from_numpy(v.dtype), v))
+                   for v in eager.evaluate(graph, env)]
+    if not (retain_graph if retain_graph is not None else create_graph):
+        _free(outs)
+    out: list[Tensor | None] = [None] * len(wrt)
+    for i, r in zip(kept, results):
+        out[i] = r
+    return out
+
+
+def _free(outs: Sequence[Node]) -> None:
+    """Drop the recorded history behind ``outs`` (what retain_graph=False promises)."""
+    for n in autodiff.forward_order(outs):
+        if n.op is not LEAF:
+            n.inputs = ()
+            n.freed = True
+
+
+def _sinks(outputs: Sequence[Tensor]) -> list[Node]:
+    """Nodes whose gradient lands in a tensor's .grad: leaves and retain_grad() tensors."""
+    return [n for n in autodiff.forward_order([t._node for t in outputs]) if n.sink is not None]
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             inputs=None) -> None:
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad``, as PyTorch does."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors)
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        wrt = [t._node for t in inputs]
+    else:
+        wrt = _sinks(tensors)
+    grads = _run(tensors, grad_tensors, wrt, retain_graph, create_graph)
+    for node, g in zip(wrt, grads):
+        target = node.sink() if node.sink is not None else None
+        if g is None or target is None:
+            continue
+        if not create_graph:
+            g = g.detach()
+        target._grad = g if target._grad is None else target._grad + g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False, materialize_grads=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
+    single = isinstance(inputs, Tensor)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    for t in inputs:
+        if not t.requires_grad:
+            raise AutogradError("One of the differentiated Tensors does not require grad")
+    grads = _run(outputs, grad_outputs, [t._node for t in inputs], retain_graph, create_graph)
+    for i, g in enumerate(grads):
+        if g is None:
+            if materialize_grads:
+                from .tensor import zeros_like
+                grads[i] = zeros_like(inputs[i])
+            elif not allow_unused:
+                raise AutogradError("One of the differentiated Tensors appears to not have been "
+                                    "used in the graph. Set allow_unused=True if this is the "
+                                    "desired behavior.")
+    return tuple(grads)
+
+
+def gradient_graph(t: Tensor) -> Graph:
+    """The graph ``t.backward()`` would run (inputs: the seed, then forward values read)."""
+    wrt = _sinks([t])
+    graph, _, _ = autodiff.grad_graph([t._node], wrt)
+    return graph
+
+
+# ---------------------------------------------------------------- function transforms
+
+def _argnums(argnums, n: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    return tuple(a % n for a in nums)
+
+
+def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """``value_and_grad(f)(x) -> (f(x), df/dx)``: JAX's transform over graphc's autodiff."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        nums = _argnums(argnums, len(args))
+        args = list(args)
+        nested = False  # an argument already on a tape: an outer grad differentiates us
+        for i in nums:
+            a = _t(args[i])
+            if a.requires_grad and _state.grad_enabled:
+                nested = True
+            else:
+                a = a.detach().requires_grad_(True)
+            args[i] = a
+        with enable_grad():
+            result = fn(*args, **kwargs)
+        value, aux = result if has_aux else (result, None)
+        if not isinstance(value, Tensor) or value.numel() != 1:
+            raise AutogradError("grad(f): f must return a scalar tensor, got "
+                                f"{getattr(value, 'shape', type(value).__name__)}")
+        grads = grad(value, [args[i] for i in nums], create_graph=nested, allow_unused=True,
+                     materialize_grads=True)
+        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        if not nested:
+            value = value.detach()
+        return ((value, aux), g) if has_aux else (value, g)
+    return wrapped
+
+
+def grad_transform(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """``graphc.grad(f)(x) -> df/dx`` for a scalar-valued ``f``."""
+    vg = value_and_grad(fn, argnums, has_aux)
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        (value, g) = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+    return wrapped

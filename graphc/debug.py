@@ -1,0 +1,39 @@
+"""IR dumps of eager tensors: the recorded forward graph and the gradient graph."""
+from __future__ import annotations
+
+from .ir.graph import Graph
+from .ir.errors import ArgumentError
+from .ir.printer import print_graph, to_dot as _graph_to_dot
+from .tensor import Tensor
+
+STAGES = ("graph", "grad")
+
+
+def _graph_of(obj, args, stage: str) -> Graph:
+    if isinstance(obj, Tensor):
+        if args:
+            raise ArgumentError("dump_ir(tensor, ...) takes no example arguments")
+        if stage == "graph":
+            return Graph.from_outputs([obj._node], name="graph")
+        if stage == "grad":
+            from .autograd import gradient_graph
+            if not obj.requires_grad:
+                raise ArgumentError("dump_ir(stage='grad'): the tensor does not require grad, "
+                                    "so backward() would have no graph")
+            return gradient_graph(obj)
+        raise ArgumentError(f"dump_ir(): unknown stage {stage!r} for a tensor; expected one of "
+                            f"{STAGES}")
+    if callable(obj):
+        raise ArgumentError("dump_ir(fn, *args): tracing functions comes with graphc.compile; "
+                            "pass a tensor to see its recorded graph")
+    raise ArgumentError(f"dump_ir(): expected a tensor or a function, got {type(obj).__name__}")
+
+
+def dump_ir(obj, *args, stage: str = "graph") -> str:
+    """The IR behind ``obj`` as text (see DESIGN.md, "Dumping IR")."""
+    return print_graph(_graph_of(obj, args, stage))
+
+
+def to_dot(obj, *args, stage: str = "graph") -> str:
+    """The same graph as ``dump_ir`` in Graphviz DOT."""
+    return _graph_to_dot(_graph_of(obj, args, stage))

@@ -1,0 +1,217 @@
+"""Indexing: ``x[idx]`` and ``x[idx] = v`` with numpy's (and PyTorch's) rules.
+
+Basic indices (ints, slices, None, ...) become one ``slice`` and one
+``reshape``: a view that shares memory. Advanced indices (integer tensors,
+boolean masks, lists) become a ``gather`` of the flat positions that numpy
+computes for the same index on ``arange(numel)``. Assignment writes memory
+directly when no gradient is involved and otherwise records a functional
+update (scatter of the written positions), so autograd sees it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import dtypes as dt
+from .ir import ops as P
+from .ir.core import LEAF, _state, make_leaf
+from .ir.errors import IndexOutOfRange, ShapeError, ValueArgumentError
+from .tensor import Tensor, _bind, _t, _view, _wrap, tensor
+
+
+def _item(it, x: Tensor):
+    """One index item in numpy form; Tensors become arrays (or ints when 0-d integer)."""
+    if it is None or it is Ellipsis or isinstance(it, slice):
+        return it
+    if isinstance(it, bool):
+        return it
+    if isinstance(it, (int, np.integer)):
+        return int(it)
+    if isinstance(it, Tensor):
+        if it.dtype.kind == dt.FLOAT:
+            raise IndexOutOfRange(f"tensors used as indices must be long, int, byte or bool "
+                                  f"tensors, got {it.dtype.name} (indexing a tensor of shape "
+                                  f"{list(x.shape)})")
+        v = it._value("index with")
+        if v.ndim == 0 and it.dtype.kind == dt.INT:
+            return int(v)
+        return v
+    if isinstance(it, (list, tuple, np.ndarray)):
+        arr = np.asarray(it)
+        if arr.dtype.kind not in "iub":
+            raise IndexOutOfRange(f"tensors used as indices must be long, int, byte or bool "
+                                  f"tensors, got {arr.dtype} (indexing a tensor of shape "
+                                  f"{list(x.shape)})")
+        return arr
+    raise IndexOutOfRange(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                          f"bool tensors are valid indices (got {type(it).__name__})")
+
+
+def _items(x: Tensor, idx) -> tuple:
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    return tuple(_item(it, x) for it in idx)
+
+
+def _is_basic(items: tuple) -> bool:
+    return all(it is None or it is Ellipsis or isinstance(it, (int, slice)) and
+               not isinstance(it, bool) for it in items)
+
+
+def _basic(x: Tensor, items: tuple) -> Tensor:
+    ndim = x.ndim
+    used = sum(1 for it in items if it is not None and it is not Ellipsis)
+    if used > ndim:
+        raise IndexOutOfRange(f"too many indices for tensor of dimension {ndim} "
+                              f"(got {used} for shape {list(x.shape)})")
+    if sum(1 for it in items if it is Ellipsis) > 1:
+        raise IndexOutOfRange("an index can only have a single ellipsis ('...')")
+    full: list = []
+    for it in items:
+        if it is Ellipsis:
+            full += [slice(None)] * (ndim - used)
+        else:
+            full.append(it)
+    if Ellipsis not in items:
+        full += [slice(None)] * (ndim - used)
+    starts, stops, steps, shape = [], [], [], []
+    axis = 0
+    for it in full:
+        if it is None:
+            shape.append(1)
+            continue
+        d = x.shape[axis]
+        if isinstance(it, int):
+            if not -d <= it < d:
+                raise IndexOutOfRange(f"index {it} is out of bounds for dimension {axis} with "
+                                      f"size {d}")
+            i = it + d if it < 0 else it
+            starts.append(i), stops.append(i + 1), steps.append(1)
+        else:
+            if it.step is not None and it.step <= 0:
+                raise ValueArgumentError("step must be greater than zero")
+            a, b, s = it.indices(d)
+            b = max(a, b)
+            starts.append(a), stops.append(b), steps.append(s)
+            shape.append(P.slice_len(a, b, s))
+        axis += 1
+    node = x._node
+    if any(a != 0 or b != d or s != 1 for a, b, s, d in zip(starts, stops, steps, x.shape)):
+        node = _state.handler.bind(P.SLICE, (node,), {"starts": tuple(starts),
+                                                      "stops": tuple(stops),
+                                                      "steps": tuple(steps)})
+    shape = tuple(shape)
+    node = _state.handler.bind(P.RESHAPE, (node,), {"shape": shape})
+    out = _view(x, node, lambda b: _basic(b, items))
+    if out._node.requires_grad:
+        out._node.label = "SliceBackward0" if len(full) and shape else "SelectBackward0"
+    return out
+
+
+def positions(shape: tuple, items: tuple) -> np.ndarray:
+    """Flat positions in a tensor of ``shape`` that the index ``items`` selects."""
+    n = int(np.prod(shape, dtype=np.int64))
+    try:
+        return np.arange(n, dtype=np.int64).reshape(shape)[items]
+    except IndexError as e:
+        raise IndexOutOfRange(f"{e} (indexing a tensor of shape {list(shape)})") from None
+
+
+def getitem(x: Tensor, idx) -> Tensor:
+    items = _items(x, idx)
+    if _is_basic(items):
+        return _basic(x, items)
+    pos = positions(x.shape, items)
+    if not x.requires_grad and x._node.value is not None:
+        return _wrap(make_leaf(pos.shape, x.dtype, x._node.value.reshape(-1)[pos]))
+    flat = x.reshape(-1)
+    out = _bind(P.GATHER, flat._node, tensor(pos.reshape(-1))._node, axis=0)
+    out = out.reshape(pos.shape)
+    if out._node.requires_grad:
+        out._node.label = "IndexBackward0"
+    return out
+
+
+def functional_write(x: Tensor, pos: np.ndarray, value: Tensor) -> Tensor:
+    """``x`` with ``value`` (broadcast to ``pos``'s shape) at flat positions ``pos``.
+
+    Where a position repeats, the last write wins, as in numpy.
+    """
+    n = x.numel()
+    vals = value.type(x.dtype).expand(pos.shape).reshape(-1)
+    flat = pos.reshape(-1)
+    _, first = np.unique(flat[::-1], return_index=True)
+    if len(first) != len(flat):
+        keep = np.sort(len(flat) - 1 - first)
+        vals = _bind(P.GATHER, vals._node, tensor(keep)._node, axis=0)
+        flat = flat[keep]
+    mask = np.zeros(n, dtype=bool)
+    mask[flat] = True
+    zeros = _bind(P.CONSTANT, value=0, shape=(n,), dtype=x.dtype)
+    placed = _bind(P.SCATTER_ADD, zeros._node, tensor(flat)._node, vals._node, axis=0)
+    out = _bind(P.WHERE, tensor(mask)._node, placed._node, x.reshape(-1)._node)
+    return out.reshape(x.shape)
+
+
+def _grad_involved(x: Tensor, value) -> bool:
+    return _state.grad_enabled and (x.requires_grad or (isinstance(value, Tensor)
+                                                        and value.requires_grad))
+
+
+def setitem(x: Tensor, idx, value) -> None:
+    items = _items(x, idx)
+    if _grad_involved(x, value) or x._node.value is None:
+        new = functional_write(x, positions(x.shape, items), _t(value))
+        x._assign(new._node, "__setitem__")
+        return
+    from .autograd import check_inplace
+    check_inplace(x, "__setitem__")
+    buf = x._node.value
+    if not buf.flags.writeable:
+        raise ShapeError("__setitem__(): unsupported operation: this tensor is an expanded view "
+                         "or read-only memory; call .clone() before writing to it")
+    v = value._value() if isinstance(value, Tensor) else value
+    target = buf[items] if not _is_basic(items) else None
+    try:
+        if target is None:
+            buf[items] = v
+        else:
+            buf[items] = np.broadcast_to(np.asarray(v, dtype=buf.dtype), target.shape)
+    except (ValueError, TypeError) as e:
+        raise ShapeError(f"__setitem__(): cannot assign a value of shape "
+                         f"{list(np.shape(v))} to the indexed part of a tensor of shape "
+                         f"{list(x.shape)}: {e}") from None
+    _refresh(x)
+
+
+def _refresh(x: Tensor) -> None:
+    """After a direct write to ``x``'s memory: bump its version and give it a fresh node."""
+    node = x._node
+    node.vbox[0] += 1
+    leaf = make_leaf(node.shape, node.dtype, node.value)
+    leaf.vbox, leaf.ver = node.vbox, node.vbox[0]
+    leaf.requires_grad = node.requires_grad and node.op is LEAF
+    leaf.sink = node.sink
+    x._node = leaf
+    if x._base is not None:
+        refresh_base(x)
+
+
+def refresh_base(view: Tensor) -> None:
+    """After a write through ``view``: the base's node reflects it (and autograd sees it)."""
+    base = view._base
+    node = base._node
+    if _state.grad_enabled and (node.requires_grad or view.requires_grad):
+        idx = _wrap(make_leaf(node.shape, dt.int64,
+                              np.arange(int(np.prod(node.shape)), dtype=np.int64)
+                              .reshape(node.shape)))
+        pos = view._view_fn(idx)._value()
+        new = functional_write(base, pos, view)._node
+    else:
+        new = make_leaf(node.shape, node.dtype)
+        new.requires_grad, new.sink = node.requires_grad and node.op is LEAF, node.sink
+    new.value, new.vbox, new.ver = node.value, node.vbox, node.vbox[0]
+    base._node = new
+
+
+Tensor.__getitem__ = getitem
+Tensor.__setitem__ = setitem

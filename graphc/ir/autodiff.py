@@ -1,0 +1,116 @@
+"""Reverse-mode autodiff as a graph transformation.
+
+:func:`backward_nodes` walks the forward nodes that require grad in reverse
+topological order and calls each op's VJP rule. The rules build nodes through
+the active handler, so the same walk records a gradient :class:`Graph`
+(:func:`grad_graph`, what eager ``backward()`` evaluates and ``dump_ir``
+prints), evaluates eagerly with history (``create_graph=True``), or extends a
+traced graph (``backward()`` inside ``@graphc.compile``).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .core import LEAF, Node, RecordingHandler, get_handler, make_leaf, use_handler
+from .errors import AutogradError
+from .graph import Graph, topo_order
+from .ops import ADD, CAST, RESHAPE, SUM
+from .shapes import sum_axes_to
+
+
+def _freed_error(node: Node) -> AutogradError:
+    return AutogradError(
+        "Trying to backward through the graph a second time (or directly access saved "
+        f"tensors after they have already been freed): the graph behind {node.op.name} "
+        f"(created at {_where(node)}) was freed by an earlier backward(). Specify "
+        "retain_graph=True if you need to backward through the graph a second time.")
+
+
+def _where(node: Node) -> str:
+    from .errors import format_loc
+    return format_loc(node.loc)
+
+
+def forward_order(outputs: Sequence[Node]) -> list[Node]:
+    """Nodes that require grad behind ``outputs``, inputs first; error on a freed graph."""
+    def stop(n: Node) -> bool:
+        if not n.requires_grad or n.op is LEAF:
+            return True
+        if n.freed:
+            raise _freed_error(n)
+        return False
+    return [n for n in topo_order(outputs, stop) if n.requires_grad]
+
+
+def fit_to(g: Node, x: Node) -> Node:
+    """Sum the broadcast axes of cotangent ``g`` and cast it so it matches ``x``."""
+    if g.shape != x.shape:
+        axes, lead = sum_axes_to(g.shape, x.shape)
+        if axes:
+            g = SUM(g, axes=axes, keepdims=True)
+        if g.shape != x.shape:
+            g = RESHAPE(g, shape=x.shape)
+    if g.dtype is not x.dtype:
+        g = CAST(g, dtype=x.dtype)
+    return g
+
+
+def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
+                   wrt: Sequence[Node]) -> list[Node | None]:
+    """Cotangents of ``wrt`` given those of ``outputs``, built with the active handler.
+
+    Only nodes on a path from ``wrt`` to ``outputs`` are differentiated; an
+    entry is None where no path exists.
+    """
+    order = forward_order(outputs)
+    targets = {id(w) for w in wrt}
+    relevant: set[int] = set()
+    for n in order:
+        if id(n) in targets or any(type(x) is Node and id(x) in relevant for x in n.inputs):
+            relevant.add(id(n))
+    ct: dict[int, Node] = {}
+    for out, g in zip(outputs, cotangents):
+        if id(out) in relevant:
+            ct[id(out)] = fit_to(g, out) if id(out) not in ct else ADD(ct[id(out)], g)
+    handler = get_handler()
+    recording = isinstance(handler, RecordingHandler)
+    for node in reversed(order):
+        g = ct.get(id(node))
+        if g is None or node.op is LEAF:
+            continue
+        need = tuple(type(x) is Node and id(x) in relevant for x in node.inputs)
+        if not any(need):
+            continue
+        if recording:
+            handler.loc = node.loc
+        grads = node.op.vjp(node, g, need)
+        for x, gx, want in zip(node.inputs, grads, need):
+            if want and gx is not None:
+                gx = fit_to(gx, x)
+                prev = ct.get(id(x))
+                ct[id(x)] = gx if prev is None else ADD(prev, gx)
+    return [ct.get(id(w)) for w in wrt]
+
+
+def grad_graph(outputs: Sequence[Node], wrt: Sequence[Node],
+               name: str = "backward") -> tuple[Graph, list[Node], list[int]]:
+    """Record the gradient graph of ``outputs`` with respect to ``wrt``.
+
+    Returns the graph, its cotangent seed inputs (one per output, named
+    ``grad_out<i>``) and the indices into ``wrt`` of its outputs (wrt nodes
+    with no path to ``outputs`` have none). The other inputs of the graph are
+    the forward values the VJP rules read.
+    """
+    seeds = [make_leaf(o.shape, o.dtype, name=f"grad_out{i}" if len(outputs) > 1 else "grad_out")
+             for i, o in enumerate(outputs)]
+    rec = RecordingHandler()
+    with use_handler(rec):
+        grads = backward_nodes(outputs, seeds, wrt)
+    kept = [i for i, g in enumerate(grads) if g is not None]
+    outs = [grads[i] for i in kept]
+    own = {id(n) for n in rec.nodes}
+    free = [n for n in topo_order(outs, stop=lambda n: id(n) not in own) if id(n) not in own]
+    seed_ids = {id(s) for s in seeds}
+    inputs = seeds + [n for n in free if id(n) not in seed_ids]
+    nodes = [n for n in topo_order(outs, stop=lambda n: id(n) not in own) if id(n) in own]
+    return Graph(name, inputs, nodes, outs), seeds, kept

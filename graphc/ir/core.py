@@ -1,0 +1,190 @@
+"""Node, Op and the active handler: the small core every layer builds on.
+
+An op-building function (``ops.add(x, y)``) calls :func:`bind`, which hands
+the new node to the active handler: the eager handler (``runtime/eager``)
+evaluates it at once, a recording handler only records it (tracing, and
+autodiff building a gradient graph). Inputs are Nodes or Python scalars
+(literals, which promote weakly and print inline).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .dtypes import DType
+from .errors import user_loc
+
+Literal = bool | int | float
+EMPTY: dict = {}
+
+
+class Node:
+    """One value of the IR: an op applied to inputs, with its shape and dtype.
+
+    In eager mode ``value`` holds the numpy array. ``vbox`` is a one-element
+    list shared by a tensor and its views (the version counter) and ``ver`` is
+    its value when this node's value was produced: backward checks the two.
+    """
+
+    __slots__ = (
+        "op", "inputs", "attrs", "shape", "dtype", "value", "requires_grad",
+        "loc", "vbox", "ver", "sink", "name", "label", "freed", "__weakref__",
+    )
+
+    def __init__(self, op: Op, inputs: tuple, attrs: dict, shape: tuple, dtype: DType) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        self.shape = shape
+        self.dtype = dtype
+        self.value = None
+        self.requires_grad = False
+        self.loc = None
+        self.vbox = None
+        self.ver = 0
+        self.sink = None   # weakref to the Tensor whose .grad receives this node's gradient
+        self.name = None   # input name for printing (argument names under tracing)
+        self.label = None  # grad_fn name of the composite op that produced this node
+        self.freed = False
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is LEAF
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op.name} {self.dtype.short}{list(self.shape)} at {id(self):#x}>"
+
+
+class Op:
+    """A primitive: its name, shape/dtype rule, numpy implementation and VJP rule.
+
+    ``infer(inputs, attrs) -> (shape, dtype)`` raises the user-facing errors;
+    ``impl(attrs, *arrays) -> ndarray`` is the reference/eager implementation;
+    ``vjp(node, g) -> tuple`` returns one cotangent (or None) per input, built
+    with op-building functions so that gradients are IR too.
+    """
+
+    __slots__ = ("name", "infer", "impl", "vjp", "differentiable", "view", "cast_inputs",
+                 "grad_name", "ufunc")
+
+    def __init__(self, name: str, infer: Callable, impl: Callable, vjp: Callable | None, *,
+                 differentiable: bool = True, view: bool = False, cast_inputs: bool = False,
+                 grad_name: str | None = None, ufunc: Callable | None = None) -> None:
+        self.name = name
+        self.infer = infer
+        self.impl = impl if impl is not None or ufunc is None else (lambda a, *xs: ufunc(*xs))
+        self.ufunc = ufunc  # elementwise ops: the numpy function itself, called without attrs
+        self.vjp = vjp
+        self.differentiable = differentiable and vjp is not None
+        self.view = view
+        self.cast_inputs = cast_inputs
+        self.grad_name = grad_name or "".join(p.capitalize() for p in name.split("_"))
+
+    def __call__(self, *inputs, **attrs):
+        return _state.handler.bind(self, inputs, attrs or EMPTY)
+
+    def __repr__(self) -> str:
+        return f"<Op {self.name}>"
+
+
+REGISTRY: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    assert op.name not in REGISTRY, f"op {op.name} defined twice"
+    REGISTRY[op.name] = op
+    return op
+
+
+def _leaf_infer(inputs, attrs):
+    raise AssertionError("leaf nodes are made directly, never bound")
+
+
+# A leaf: an input of a graph (a user tensor, a parameter, a traced argument).
+LEAF = register(Op("leaf", _leaf_infer, None, None, differentiable=False))
+
+
+# ---------------------------------------------------------------- handlers
+
+class Handler:
+    """Receives every node an op-building function makes."""
+
+    def bind(self, op: Op, inputs: Sequence[Any], attrs: dict) -> Node:
+        raise NotImplementedError
+
+
+class _State:
+    __slots__ = ("handler", "grad_enabled")
+
+    def __init__(self) -> None:
+        self.handler: Handler = Handler()
+        self.grad_enabled = True
+
+
+_state = _State()
+
+
+def bind(op: Op, inputs: Sequence[Any], attrs: dict = EMPTY) -> Node:
+    return _state.handler.bind(op, inputs, attrs)
+
+
+def get_handler() -> Handler:
+    return _state.handler
+
+
+class use_handler:
+    """``with use_handler(h):`` makes ``h`` the active handler inside the block."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    def __enter__(self) -> Handler:
+        self.prev = _state.handler
+        _state.handler = self.handler
+        return self.handler
+
+    def __exit__(self, *exc) -> None:
+        _state.handler = self.prev
+
+
+def input_requires_grad(op: Op, inputs: Sequence[Any], dtype: DType) -> bool:
+    """Whether a new node records its inputs for autodiff."""
+    if not (_state.grad_enabled and op.differentiable and dtype.kind == 2):
+        return False
+    for x in inputs:
+        if type(x) is Node and x.requires_grad:
+            return True
+    return False
+
+
+class RecordingHandler(Handler):
+    """Records nodes without evaluating them (gradient graphs; the tracer builds on it)."""
+
+    def __init__(self, loc: tuple[str, int] | None = None) -> None:
+        self.nodes: list[Node] = []
+        self.loc = loc
+
+    def bind(self, op: Op, inputs: Sequence[Any], attrs: dict) -> Node:
+        inputs = tuple(inputs)
+        shape, dtype = op.infer(inputs, attrs)
+        node = Node(op, inputs, attrs, shape, dtype)
+        node.requires_grad = input_requires_grad(op, inputs, dtype)
+        node.loc = self.loc or user_loc()
+        self.nodes.append(node)
+        return node
+
+
+def make_leaf(shape: tuple, dtype: DType, value: Any = None, name: str | None = None) -> Node:
+    node = Node(LEAF, (), EMPTY, shape, dtype)
+    node.value = value
+    node.vbox = [0]
+    node.name = name
+    return node
+
+
+def is_literal(x: Any) -> bool:
+    return type(x) is not Node

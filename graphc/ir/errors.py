@@ -1,0 +1,80 @@
+"""Exceptions that name the op, the operands and the user's source line.
+
+Each subclasses the builtin that PyTorch raises in the same situation, so
+``except RuntimeError`` in ported code still catches it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def user_frame():
+    """The innermost frame outside the graphc package (the user's code)."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back
+    return f
+
+
+def user_loc() -> tuple[str, int] | None:
+    f = user_frame()
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
+
+
+def format_loc(loc: tuple[str, int] | None, full: bool = False) -> str:
+    if loc is None:
+        return "<unknown>"
+    path, line = loc
+    return f"{path if full else os.path.basename(path)}:{line}"
+
+
+class GraphcError(Exception):
+    """Base of graphc's own exceptions; the message ends with the user's line."""
+
+    def __init__(self, message: str) -> None:
+        loc = user_loc()
+        if loc is not None:
+            message = f"{message}\n  at {format_loc(loc, full=True)}"
+        super().__init__(message)
+
+
+class ShapeError(GraphcError, RuntimeError):
+    """Operand shapes that the op cannot take (PyTorch raises RuntimeError)."""
+
+
+class DTypeError(GraphcError, RuntimeError):
+    """Operand dtypes that the op cannot take, where PyTorch raises RuntimeError."""
+
+
+class ArgumentError(GraphcError, TypeError):
+    """Arguments of the wrong Python type or dtype, where PyTorch raises TypeError."""
+
+
+class ValueArgumentError(GraphcError, ValueError):
+    """Argument values out of their domain, where PyTorch raises ValueError."""
+
+
+class IndexOutOfRange(GraphcError, IndexError):
+    """Indices out of range or of the wrong kind."""
+
+
+class AutogradError(GraphcError, RuntimeError):
+    """Autograd misuse: non-scalar backward, freed graph, saved value modified in place."""
+
+
+class TraceError(GraphcError, RuntimeError):
+    """Value-dependent Python control flow on a traced tensor."""
+
+
+class VerifyError(RuntimeError):
+    """A malformed graph: always a bug in graphc or in a pass."""
+
+
+def describe(x) -> str:
+    """``f32[2,3]`` for a node, the value for a literal: for error messages."""
+    if hasattr(x, "dtype") and hasattr(x, "shape"):
+        return f"{x.dtype.short}[{','.join(map(str, x.shape))}]"
+    return repr(x)

@@ -1,0 +1,604 @@
+"""The primitive ops: one registry entry each (shape/dtype rule, numpy code, VJP).
+
+Every op is an :class:`~graphc.ir.core.Op`; calling it (``ADD(x, y)``) binds a
+node through the active handler. VJP rules are written with these same
+calls, so a gradient is IR like any other. Composite ops (softmax, var, conv,
+losses) are written with these in ``graphc/`` and need nothing here.
+
+Conventions: inputs are Nodes or Python scalars; attributes are plain Python
+values; a VJP rule receives the node, its cotangent ``g`` and ``need`` (which
+inputs want a gradient) and returns one cotangent or None per input; the
+autodiff transform sums broadcast axes and casts, so rules may return
+cotangents of the output's shape.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import dtypes as dt
+from . import random as rng
+from .core import EMPTY, Node, Op, register
+from .errors import ArgumentError, DTypeError, IndexOutOfRange, ShapeError, describe
+from .shapes import broadcast_shapes, numel, reduced_shape
+
+
+def _shape(x) -> tuple:
+    return x.shape if type(x) is Node else ()
+
+
+def _need_node(op: str, x) -> Node:
+    if type(x) is not Node:
+        raise ArgumentError(f"{op}(): expected a tensor operand, got {type(x).__name__}")
+    return x
+
+
+def _operands(op: str, inputs) -> str:
+    return ", ".join(describe(x) for x in inputs)
+
+
+# ---------------------------------------------------------------- elementwise unary
+
+def _unary_infer(kind: str):
+    def infer(inputs, attrs):
+        (x,) = inputs
+        x = _need_node(kind, x)
+        if kind == "float":
+            return x.shape, dt.float_of(x.dtype)
+        if kind == "bool":
+            return x.shape, dt.bool_
+        return x.shape, x.dtype
+    return infer
+
+
+def _unary(name: str, fn, vjp, kind: str = "float", **kw) -> Op:
+    return register(Op(name, _unary_infer(kind), None, vjp, ufunc=fn,
+                       cast_inputs=kind == "float", **kw))
+
+
+def _zeros_like(n: Node) -> Node:
+    return CONSTANT(value=0, shape=n.shape, dtype=n.dtype)
+
+
+def _zero_grad(n, g, need):
+    return (_zeros_like(g),)
+
+
+NEG = _unary("neg", np.negative, lambda n, g, need: (NEG(g),), kind="same")
+EXP = _unary("exp", np.exp, lambda n, g, need: (MUL(g, n),))
+LOG = _unary("log", np.log, lambda n, g, need: (DIV(g, n.inputs[0]),))
+SIN = _unary("sin", np.sin, lambda n, g, need: (MUL(g, COS(n.inputs[0])),))
+COS = _unary("cos", np.cos, lambda n, g, need: (NEG(MUL(g, SIN(n.inputs[0]))),))
+SQRT = _unary("sqrt", np.sqrt, lambda n, g, need: (DIV(g, MUL(n, 2.0)),))
+TANH = _unary("tanh", np.tanh, lambda n, g, need: (MUL(g, SUB(1.0, MUL(n, n))),))
+ABS = _unary("abs", np.abs, lambda n, g, need: (MUL(g, SIGN(n.inputs[0])),), kind="same")
+SIGN = _unary("sign", np.sign, _zero_grad, kind="same")
+FLOOR = _unary("floor", np.floor, _zero_grad, kind="same")
+CEIL = _unary("ceil", np.ceil, _zero_grad, kind="same")
+RECIPROCAL = _unary("reciprocal", np.reciprocal,
+                    lambda n, g, need: (NEG(MUL(g, MUL(n, n))),))
+LOGICAL_NOT = _unary("logical_not", np.logical_not, None, kind="bool")
+
+
+def _cast_infer(inputs, attrs):
+    (x,) = inputs
+    return _need_node("cast", x).shape, attrs["dtype"]
+
+
+CAST = register(Op("cast", _cast_infer, lambda attrs, x: x.astype(attrs["dtype"].np),
+                   lambda n, g, need: (g,), grad_name="ToCopy"))
+
+
+# ---------------------------------------------------------------- elementwise binary
+
+def _binary_infer(name: str, kind: str):
+    def infer(inputs, attrs):
+        x, y = inputs
+        sx = x.shape if type(x) is Node else ()
+        sy = y.shape if type(y) is Node else ()
+        shape = sx if sx == sy else broadcast_shapes(sx, sy, op=name)
+        if kind == "bool":
+            return shape, dt.bool_
+        if type(x) is Node and type(y) is Node and x.dtype is y.dtype:
+            d = x.dtype
+        else:
+            if type(x) is not Node and type(y) is not Node:
+                raise ArgumentError(f"{name}(): expected at least one tensor operand")
+            d = dt.result_type(inputs)
+        if kind == "float":
+            d = dt.float_of(d)
+        elif kind == "arith" and d is dt.bool_ and name in ("sub", "pow"):
+            raise DTypeError(f"{name}(): not supported for bool tensors ({_operands(name, inputs)})")
+        return shape, d
+    return infer
+
+
+def _binary(name: str, fn, vjp, kind: str = "arith", **kw) -> Op:
+    return register(Op(name, _binary_infer(name, kind), None, vjp, ufunc=fn,
+                       cast_inputs=kind != "bool", **kw))
+
+
+def _mul_vjp(n, g, need):
+    x, y = n.inputs
+    return (MUL(g, y) if need[0] else None, MUL(g, x) if need[1] else None)
+
+
+def _div_vjp(n, g, need):
+    x, y = n.inputs
+    return (DIV(g, y) if need[0] else None,
+            NEG(DIV(MUL(g, n), y)) if need[1] else None)
+
+
+def _pow_vjp(n, g, need):
+    x, y = n.inputs
+    gx = gy = None
+    if need[0]:
+        if type(y) is Node:
+            gx = WHERE(EQ(y, 0.0), 0.0, MUL(g, MUL(y, POW(x, SUB(y, 1.0)))))
+        elif y == 0:
+            gx = _zeros_like(g)
+        elif y == 2:
+            gx = MUL(g, MUL(x, 2.0))
+        else:
+            gx = MUL(g, MUL(y, POW(x, y - 1)))
+    if need[1]:
+        at_zero = LOGICAL_AND(EQ(x, 0.0), GE(y, 0.0))
+        gy = WHERE(at_zero, 0.0, MUL(g, MUL(n, LOG(x))))
+    return gx, gy
+
+
+def _select_weight(cmp: Op, n):
+    """Weight of the first operand in maximum/minimum: 1, 0, or 1/2 on ties (PyTorch)."""
+    x, y = n.inputs
+    return ADD(CAST(cmp(x, y), dtype=n.dtype), MUL(CAST(EQ(x, y), dtype=n.dtype), 0.5))
+
+
+def _minmax_vjp(cmp: Op):
+    def vjp(n, g, need):
+        w = _select_weight(cmp, n)
+        return (MUL(g, w) if need[0] else None, MUL(g, SUB(1.0, w)) if need[1] else None)
+    return vjp
+
+
+def _safe_pow(x, y):
+    if isinstance(x, np.ndarray) and x.dtype.kind in "iu" and np.any(np.asarray(y) < 0):
+        raise DTypeError("pow(): integers to negative integer powers are not allowed")
+    return np.power(x, y)
+
+
+ADD = _binary("add", np.add, lambda n, g, need: (g, g))
+SUB = _binary("sub", np.subtract, lambda n, g, need: (g, NEG(g) if need[1] else None))
+MUL = _binary("mul", np.multiply, _mul_vjp)
+DIV = _binary("div", np.true_divide, _div_vjp, kind="float")
+POW = _binary("pow", _safe_pow, _pow_vjp)
+MAXIMUM = _binary("maximum", np.maximum, None)
+MINIMUM = _binary("minimum", np.minimum, None)
+EQ = _binary("eq", np.equal, None, kind="bool")
+NE = _binary("ne", np.not_equal, None, kind="bool")
+LT = _binary("lt", np.less, None, kind="bool")
+LE = _binary("le", np.less_equal, None, kind="bool")
+GT = _binary("gt", np.greater, None, kind="bool")
+GE = _binary("ge", np.greater_equal, None, kind="bool")
+LOGICAL_AND = _binary("logical_and", np.logical_and, None, kind="bool")
+LOGICAL_OR = _binary("logical_or", np.logical_or, None, kind="bool")
+MAXIMUM.vjp, MAXIMUM.differentiable = _minmax_vjp(GT), True
+MINIMUM.vjp, MINIMUM.differentiable = _minmax_vjp(LT), True
+
+
+# ---------------------------------------------------------------- where
+
+def _where_infer(inputs, attrs):
+    c, x, y = inputs
+    c = _need_node("where", c)
+    if c.dtype is not dt.bool_:
+        raise DTypeError(f"where(): expected a bool condition, got {describe(c)}")
+    shape = broadcast_shapes(c.shape, _shape(x), _shape(y), op="where")
+    if type(x) is not Node and type(y) is not Node:
+        d = dt.result_type([x, y])
+    else:
+        d = dt.result_type([v for v in (x, y)])
+    return shape, d
+
+
+def _where_impl(attrs, c, x, y):
+    return np.where(c, x, y)
+
+
+def _where_vjp(n, g, need):
+    c = n.inputs[0]
+    return (None, WHERE(c, g, 0.0) if need[1] else None, WHERE(c, 0.0, g) if need[2] else None)
+
+
+WHERE = register(Op("where", _where_infer, _where_impl, _where_vjp, cast_inputs=True))
+
+
+# ---------------------------------------------------------------- reductions
+
+def _reduce_infer(name: str):
+    def infer(inputs, attrs):
+        (x,) = inputs
+        x = _need_node(name, x)
+        axes = attrs["axes"]
+        if any(not 0 <= a < max(x.ndim, 1) for a in axes):
+            raise IndexOutOfRange(f"{name}(): axes {axes} out of range for {describe(x)}")
+        if name == "max" and any(x.shape[a] == 0 for a in axes if a < x.ndim):
+            raise ShapeError(f"max(): cannot reduce over a zero-size dimension of {describe(x)}")
+        d = x.dtype
+        if name == "sum" and d.kind != dt.FLOAT:
+            d = dt.int64
+        axes = tuple(a for a in axes if a < x.ndim)
+        return reduced_shape(x.shape, axes, attrs["keepdims"]), d
+    return infer
+
+
+def _keepdims_shape(n: Node) -> tuple:
+    x = n.inputs[0]
+    axes = tuple(a for a in n.attrs["axes"] if a < x.ndim)
+    return reduced_shape(x.shape, axes, True)
+
+
+def _expand_back(n: Node, g: Node) -> Node:
+    """The reduced cotangent reshaped with kept dims and expanded to the input's shape."""
+    if not n.attrs["keepdims"]:
+        g = RESHAPE(g, shape=_keepdims_shape(n))
+    return EXPAND(g, shape=n.inputs[0].shape)
+
+
+def _sum_impl(attrs, x):
+    axes = tuple(a for a in attrs["axes"] if a < x.ndim)
+    d = None if x.dtype.kind == "f" else np.int64
+    return np.sum(x, axis=axes, keepdims=attrs["keepdims"], dtype=d)
+
+
+def _max_impl(attrs, x):
+    axes = tuple(a for a in attrs["axes"] if a < x.ndim)
+    return np.max(x, axis=axes, keepdims=attrs["keepdims"])
+
+
+def _max_vjp(n, g, need):
+    x = n.inputs[0]
+    out = n if n.attrs["keepdims"] else RESHAPE(n, shape=_keepdims_shape(n))
+    mask = CAST(EQ(x, out), dtype=n.dtype)
+    axes = n.attrs["axes"]
+    share = DIV(mask, SUM(mask, axes=axes, keepdims=True))
+    return (MUL(share, _expand_back(n, g)),)
+
+
+SUM = register(Op("sum", _reduce_infer("sum"), _sum_impl,
+                  lambda n, g, need: (_expand_back(n, g),)))
+MAX = register(Op("max", _reduce_infer("max"), _max_impl, _max_vjp, grad_name="Amax"))
+
+
+# ---------------------------------------------------------------- movement
+
+def _reshape_infer(inputs, attrs):
+    (x,) = inputs
+    x = _need_node("reshape", x)
+    shape = tuple(attrs["shape"])
+    if numel(shape) != numel(x.shape) or any(d < 0 for d in shape):
+        raise ShapeError(f"reshape(): shape {list(shape)} is invalid for input {describe(x)}")
+    return shape, x.dtype
+
+
+def _permute_infer(inputs, attrs):
+    (x,) = inputs
+    x = _need_node("permute", x)
+    perm = tuple(attrs["perm"])
+    if sorted(perm) != list(range(x.ndim)):
+        raise ShapeError(f"permute(): {list(perm)} is not a permutation of the dims of "
+                         f"{describe(x)}")
+    return tuple(x.shape[p] for p in perm), x.dtype
+
+
+def _expand_infer(inputs, attrs):
+    (x,) = inputs
+    x = _need_node("expand", x)
+    shape = tuple(attrs["shape"])
+    lead = len(shape) - x.ndim
+    if lead < 0 or any(d != s and d != 1 for d, s in zip(x.shape, shape[lead:])):
+        raise ShapeError(f"expand(): the expanded size {list(shape)} must match the existing "
+                         f"size {list(x.shape)} at each non-singleton dimension")
+    return shape, x.dtype
+
+
+def _inverse_perm(perm):
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+RESHAPE = register(Op("reshape", _reshape_infer, lambda a, x: np.reshape(x, a["shape"]),
+                      lambda n, g, need: (RESHAPE(g, shape=n.inputs[0].shape),),
+                      view=True, grad_name="View"))
+PERMUTE = register(Op("permute", _permute_infer, lambda a, x: np.transpose(x, a["perm"]),
+                      lambda n, g, need: (PERMUTE(g, perm=_inverse_perm(n.attrs["perm"])),),
+                      view=True))
+EXPAND = register(Op("expand", _expand_infer, lambda a, x: np.broadcast_to(x, a["shape"]),
+                     lambda n, g, need: (g,), view=True))
+
+
+def slice_len(start: int, stop: int, step: int) -> int:
+    return max(0, -(-(stop - start) // step))
+
+
+def _slice_infer(inputs, attrs):
+    (x,) = inputs
+    x = _need_node("slice", x)
+    starts, stops, steps = attrs["starts"], attrs["stops"], attrs["steps"]
+    if not len(starts) == len(stops) == len(steps) == x.ndim:
+        raise ShapeError(f"slice(): needs one start/stop/step per dim of {describe(x)}")
+    shape = []
+    for d, a, b, s in zip(x.shape, starts, stops, steps):
+        if s < 1 or not 0 <= a <= d or not 0 <= b <= d:
+            raise ShapeError(f"slice(): bad slice {a}:{b}:{s} of a dim of size {d}")
+        shape.append(slice_len(a, b, s))
+    return tuple(shape), x.dtype
+
+
+def _slice_impl(attrs, x):
+    return x[tuple(slice(a, b, s) for a, b, s in zip(attrs["starts"], attrs["stops"],
+                                                      attrs["steps"]))]
+
+
+def _unslice(g: Node, shape: tuple, starts, steps) -> Node:
+    """Place ``g`` back at the sliced positions of a zero tensor of ``shape``."""
+    widths = []
+    for axis, (d, a, s) in enumerate(zip(shape, starts, steps)):
+        m = g.shape[axis]
+        if s > 1 and m > 1:
+            # interleave s-1 zeros after each element: [m] -> [m, 1] -> [m, s] -> [m*s]
+            lead, rest = g.shape[:axis], g.shape[axis + 1:]
+            g = RESHAPE(g, shape=lead + (m, 1) + rest)
+            pad = [(0, 0)] * g.ndim
+            pad[axis + 1] = (0, s - 1)
+            g = PAD(g, widths=tuple(pad), value=0)
+            g = RESHAPE(g, shape=lead + (m * s,) + rest)
+            span = (m - 1) * s + 1
+            g = SLICE(g, starts=(0,) * g.ndim, stops=lead + (span,) + rest,
+                      steps=(1,) * g.ndim)
+        span = g.shape[axis]
+        widths.append((a if m else d, d - a - span if m else 0))
+    return PAD(g, widths=tuple(widths), value=0)
+
+
+SLICE = register(Op("slice", _slice_infer, _slice_impl,
+                    lambda n, g, need: (_unslice(g, n.inputs[0].shape, n.attrs["starts"],
+                                                 n.attrs["steps"]),),
+                    view=True))
+
+
+def _pad_infer(inputs, attrs):
+    (x,) = inputs
+    x = _need_node("pad", x)
+    widths = attrs["widths"]
+    if len(widths) != x.ndim or any(lo < 0 or hi < 0 for lo, hi in widths):
+        raise ShapeError(f"pad(): widths {widths} do not fit {describe(x)}")
+    return tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, widths)), x.dtype
+
+
+def _pad_vjp(n, g, need):
+    x = n.inputs[0]
+    starts = tuple(lo for lo, _ in n.attrs["widths"])
+    stops = tuple(lo + d for (lo, _), d in zip(n.attrs["widths"], x.shape))
+    return (SLICE(g, starts=starts, stops=stops, steps=(1,) * x.ndim),)
+
+
+PAD = register(Op("pad", _pad_infer,
+                  lambda a, x: np.pad(x, a["widths"], constant_values=a["value"]),
+                  _pad_vjp, grad_name="ConstantPadNd"))
+
+
+def _concat_infer(inputs, attrs):
+    if not inputs:
+        raise ShapeError("cat(): expected a non-empty list of tensors")
+    xs = [_need_node("cat", x) for x in inputs]
+    axis = attrs["axis"]
+    first = xs[0]
+    for x in xs[1:]:
+        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
+                                       if i != axis):
+            raise ShapeError(f"cat(): sizes of tensors must match except in dimension {axis}; "
+                             f"got {_operands('cat', xs)}")
+    if not 0 <= axis < first.ndim:
+        raise IndexOutOfRange(f"cat(): dimension {axis} out of range for {describe(first)}")
+    shape = list(first.shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return tuple(shape), dt.result_type(xs)
+
+
+def _concat_vjp(n, g, need):
+    axis, grads, pos = n.attrs["axis"], [], 0
+    for x, want in zip(n.inputs, need):
+        d = x.shape[axis]
+        if want:
+            starts = tuple(pos if i == axis else 0 for i in range(g.ndim))
+            stops = tuple(pos + d if i == axis else s for i, s in enumerate(g.shape))
+            grads.append(SLICE(g, starts=starts, stops=stops, steps=(1,) * g.ndim))
+        else:
+            grads.append(None)
+        pos += d
+    return tuple(grads)
+
+
+CONCAT = register(Op("concat", _concat_infer,
+                     lambda a, *xs: np.concatenate(xs, axis=a["axis"]), _concat_vjp,
+                     cast_inputs=True, grad_name="Cat"))
+
+
+# ---------------------------------------------------------------- gather / scatter-add
+
+def _index_grid(index: np.ndarray, axis: int) -> tuple:
+    """numpy index tuple selecting ``[..., index[...], ...]`` along ``axis``."""
+    grid = list(np.indices(index.shape, sparse=True))
+    grid[axis] = index
+    return tuple(grid)
+
+
+def _check_index_values(name: str, index: np.ndarray, size: int) -> None:
+    if index.size and (index.min() < 0 or index.max() >= size):
+        bad = index[(index < 0) | (index >= size)].flat[0]
+        raise IndexOutOfRange(f"{name}(): index {bad} is out of bounds for dimension with "
+                              f"size {size}")
+
+
+def _gather_infer(inputs, attrs):
+    x, index = (_need_node("gather", v) for v in inputs)
+    axis = attrs["axis"]
+    if index.dtype is not dt.int64:
+        raise DTypeError(f"gather(): expected an int64 index, got {describe(index)}")
+    if index.ndim != x.ndim or not 0 <= axis < max(x.ndim, 1) or any(
+            i > s for d, (i, s) in enumerate(zip(index.shape, x.shape)) if d != axis):
+        raise ShapeError(f"gather(): index {describe(index)} does not fit input {describe(x)} "
+                         f"along dim {axis}")
+    return index.shape, x.dtype
+
+
+def _gather_impl(attrs, x, index):
+    axis = attrs["axis"]
+    if x.ndim == 0:
+        _check_index_values("gather", index, 1)
+        return x.copy()
+    _check_index_values("gather", index, x.shape[axis])
+    return x[_index_grid(index, axis)]
+
+
+def _gather_vjp(n, g, need):
+    x, index = n.inputs
+    return (SCATTER_ADD(_zeros_like(x), index, g, axis=n.attrs["axis"]), None)
+
+
+GATHER = register(Op("gather", _gather_infer, _gather_impl, _gather_vjp))
+
+
+def _scatter_add_infer(inputs, attrs):
+    base, index, src = (_need_node("scatter_add", v) for v in inputs)
+    axis = attrs["axis"]
+    if index.dtype is not dt.int64:
+        raise DTypeError(f"scatter_add(): expected an int64 index, got {describe(index)}")
+    if base.dtype is not src.dtype:
+        raise DTypeError(f"scatter_add(): expected self.dtype to be equal to src.dtype, got "
+                         f"{describe(base)} and {describe(src)}")
+    if not (index.ndim == base.ndim == src.ndim) or any(
+            i > s for i, s in zip(index.shape, src.shape)) or any(
+            i > b for d, (i, b) in enumerate(zip(index.shape, base.shape)) if d != axis):
+        raise ShapeError(f"scatter_add(): index {describe(index)} does not fit self "
+                         f"{describe(base)} and src {describe(src)} along dim {axis}")
+    return base.shape, base.dtype
+
+
+def _scatter_add_impl(attrs, base, index, src):
+    axis = attrs["axis"]
+    out = np.array(base, copy=True)
+    if base.ndim == 0:
+        _check_index_values("scatter_add", index, 1)
+        return out + src.sum() * (index.size > 0)
+    _check_index_values("scatter_add", index, base.shape[axis])
+    part = src[tuple(slice(0, d) for d in index.shape)]
+    np.add.at(out, _index_grid(index, axis), part)
+    return out
+
+
+def _scatter_add_vjp(n, g, need):
+    base, index, src = n.inputs
+    gsrc = None
+    if need[2]:
+        gsrc = GATHER(g, index, axis=n.attrs["axis"])
+        if gsrc.shape != src.shape:
+            gsrc = PAD(gsrc, widths=tuple((0, s - i) for s, i in zip(src.shape, gsrc.shape)),
+                       value=0)
+    return (g if need[0] else None, None, gsrc)
+
+
+SCATTER_ADD = register(Op("scatter_add", _scatter_add_infer, _scatter_add_impl,
+                          _scatter_add_vjp))
+
+
+# ---------------------------------------------------------------- matmul
+
+def _matmul_infer(inputs, attrs):
+    x, y = (_need_node("matmul", v) for v in inputs)
+    if x.ndim < 2 or y.ndim < 2:
+        raise ShapeError(f"matmul(): primitive needs 2-D or batched operands, got "
+                         f"{describe(x)} @ {describe(y)}")
+    if x.shape[-1] != y.shape[-2]:
+        raise ShapeError(f"matmul(): mat1 and mat2 shapes cannot be multiplied "
+                         f"({'x'.join(map(str, x.shape))} and {'x'.join(map(str, y.shape))})")
+    if x.dtype is not y.dtype:
+        raise DTypeError(f"matmul(): expected both operands to have the same dtype, but got "
+                         f"{x.dtype.name} != {y.dtype.name}")
+    if x.dtype is dt.bool_:
+        raise DTypeError("matmul(): not implemented for bool tensors")
+    batch = broadcast_shapes(x.shape[:-2], y.shape[:-2], op="matmul")
+    return batch + (x.shape[-2], y.shape[-1]), x.dtype
+
+
+def _transpose_last(x: Node) -> Node:
+    perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return PERMUTE(x, perm=perm)
+
+
+def _matmul_vjp(n, g, need):
+    x, y = n.inputs
+    return (MATMUL(g, _transpose_last(y)) if need[0] else None,
+            MATMUL(_transpose_last(x), g) if need[1] else None)
+
+
+MATMUL = register(Op("matmul", _matmul_infer, lambda a, x, y: np.matmul(x, y), _matmul_vjp,
+                     grad_name="Mm"))
+
+
+# ---------------------------------------------------------------- sources
+
+def _constant_infer(inputs, attrs):
+    return tuple(attrs["shape"]), attrs["dtype"]
+
+
+def _constant_impl(attrs, *unused):
+    value = attrs["value"]
+    if isinstance(value, np.ndarray):
+        return value
+    return np.full(attrs["shape"], value, dtype=attrs["dtype"].np)
+
+
+CONSTANT = register(Op("constant", _constant_infer, _constant_impl, None))
+
+
+def _arange_infer(inputs, attrs):
+    start, stop, step = attrs["start"], attrs["stop"], attrs["step"]
+    if step == 0:
+        raise ShapeError("arange(): step must be nonzero")
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise ShapeError(f"arange(): unsupported range {start} -> {stop} with step {step}")
+    if (stop - start) * step < 0:
+        raise ShapeError(f"arange(): upper bound and larger bound inconsistent with step sign "
+                         f"({start}, {stop}, {step})")
+    return (max(0, math.ceil((stop - start) / step)),), attrs["dtype"]
+
+
+def _arange_impl(attrs, *unused):
+    start, step, d = attrs["start"], attrs["step"], attrs["dtype"]
+    (n,) = _arange_infer((), attrs)[0]
+    return (start + np.arange(n, dtype=np.float64 if d.kind == dt.FLOAT else np.int64)
+            * step).astype(d.np)
+
+
+ARANGE = register(Op("arange", _arange_infer, _arange_impl, None))
+
+
+def _random_infer(inputs, attrs):
+    d = attrs["dtype"]
+    if d.kind != dt.FLOAT:
+        raise DTypeError(f"random(): uniform numbers need a floating dtype, got {d}")
+    return tuple(attrs["shape"]), d
+
+
+def _random_impl(attrs, seed, offset):
+    return rng.uniform(int(seed), int(offset), tuple(attrs["shape"]), attrs["dtype"].np)
+
+
+# Uniform [0, 1) numbers of draw ``offset`` under ``seed`` (inputs: int literals or nodes).
+RANDOM = register(Op("random", _random_infer, _random_impl, None))
+
+__all__ = [name for name, v in list(globals().items()) if isinstance(v, Op)] + ["EMPTY"]

@@ -1,0 +1,134 @@
+"""``graphc.nn.functional``: functional forms of activations and friends.
+
+All composite: written with graphc ops, so they run eagerly, trace, and
+differentiate with no gradient code of their own. The training issue adds
+the layers' functional forms (linear, conv2d, pooling, losses).
+"""
+from __future__ import annotations
+
+import math
+
+from ..composite import (_label, clamp, log_softmax, logsumexp, one_hot, relu, sigmoid,
+                         softmax, tanh, where)
+from ..composite import exp, log
+from ..tensor import Tensor, _t
+
+__all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
+           "softplus", "softsign", "hardtanh", "hardsigmoid", "hardswish", "logsigmoid",
+           "sigmoid", "tanh", "softmax", "log_softmax", "softmin", "logsumexp", "one_hot",
+           "normalize", "glu"]
+
+
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    return hardtanh(x, 0.0, 6.0)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    x = _t(x)
+    return _label(where(x > 0, x, x * negative_slope), "LeakyReluBackward0")
+
+
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    x = _t(x)
+    neg = (exp(where(x > 0, 0.0, x)) - 1.0) * alpha
+    return _label(where(x > 0, x, neg), "EluBackward0")
+
+
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return elu(x, alpha) * scale
+
+
+def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    x = _t(x)
+    return where(x > 0, x, (exp(where(x > 0, 0.0, x) / alpha) - 1.0) * alpha)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU; 'tanh' is the tanh approximation, 'none' the exact erf form."""
+    x = _t(x)
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+        return _label(x * 0.5 * (tanh(inner) + 1.0), "GeluBackward0")
+    return _label(x * 0.5 * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0), "GeluBackward0")
+
+
+def erf(x: Tensor) -> Tensor:
+    """erf by Abramowitz-Stegun 7.1.26 refined (max abs error about 1.2e-7)."""
+    x = _t(x)
+    s = x.sign()
+    a = x.abs()
+    t = 1.0 / (1.0 + 0.5 * a)
+    # Numerical Recipes' erfc approximation (fractional error < 1.2e-7 everywhere)
+    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    erfc = t * exp(-a * a + poly)
+    return s * (1.0 - erfc)
+
+
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    x = _t(x)
+    return _label(x * sigmoid(x), "SiluBackward0")
+
+
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    return _t(x) * tanh(softplus(x))
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    x = _t(x)
+    bx = x * beta
+    safe = where(bx > threshold, 0.0, bx)
+    soft = log(exp(safe) + 1.0) / beta
+    return _label(where(bx > threshold, x, soft), "SoftplusBackward0")
+
+
+def softsign(x: Tensor) -> Tensor:
+    x = _t(x)
+    return x / (x.abs() + 1.0)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    x = _t(x)
+    # PyTorch's hardtanh passes gradient only strictly inside (min_val, max_val)
+    inside = (x > min_val) & (x < max_val)
+    return _label(where(inside, x, clamp(x, min_val, max_val).detach()), "HardtanhBackward0")
+
+
+def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+    x = _t(x)
+    inside = (x > -3.0) & (x < 3.0)
+    return where(inside, x / 6.0 + 0.5, where(x >= 3.0, 1.0, 0.0))
+
+
+def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+    x = _t(x)
+    return where(x <= -3.0, 0.0, where(x >= 3.0, x, x * (x + 3.0) / 6.0))
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), stable for large |x|."""
+    x = _t(x)
+    neg_abs = where(x >= 0, -x, x)
+    return where(x < 0, x, 0.0) - log(exp(neg_abs) + 1.0)
+
+
+def softmin(x: Tensor, dim: int, dtype=None) -> Tensor:
+    return softmax(-_t(x), dim, dtype)
+
+
+def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    x = _t(x)
+    norm = (x.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
+    return x / clamp(norm, min=eps)
+
+
+def glu(x: Tensor, dim: int = -1) -> Tensor:
+    a, b = _t(x).chunk(2, dim)
+    return a * sigmoid(b)
+
+
+def tanhshrink(x: Tensor) -> Tensor:
+    return _t(x) - tanh(x)

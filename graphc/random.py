@@ -1,0 +1,183 @@
+"""Random numbers: Generators over the counter-based ``random`` primitive.
+
+A Generator is (seed, offset): each draw uses the next offset, so the same
+seed gives the same numbers eagerly, in compiled code and on a GPU.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .ir import dtypes as dt
+from .ir import ops as P
+from .ir.errors import ShapeError
+from .tensor import Tensor, _bind, _check_device, _size_args, tensor
+
+DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
+
+
+class Generator:
+    """``graphc.Generator().manual_seed(s)``; pass as ``generator=`` to random functions."""
+
+    def __init__(self, device="cpu") -> None:
+        self.device = device
+        self._seed = DEFAULT_SEED
+        self._offset = 0
+
+    def manual_seed(self, seed: int) -> Generator:
+        self._seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+        self._offset = 0
+        return self
+
+    def seed(self) -> int:
+        s = int.from_bytes(np.random.default_rng().bytes(8), "little") >> 1
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> Tensor:
+        return tensor([self._seed, self._offset], dtype=dt.int64)
+
+    def set_state(self, state: Tensor) -> None:
+        self._seed, self._offset = (int(v) for v in state.tolist())
+
+    def next_offset(self) -> int:
+        off = self._offset
+        self._offset += 1
+        return off
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state() -> Tensor:
+    return default_generator.get_state()
+
+
+def set_rng_state(state: Tensor) -> None:
+    default_generator.set_state(state)
+
+
+def _uniform(shape, generator: Generator | None, dtype: dt.DType) -> Tensor:
+    g = generator or default_generator
+    return _bind(P.RANDOM, g._seed, g.next_offset(), shape=tuple(shape), dtype=dtype)
+
+
+def _finish(t: Tensor, dtype, device, requires_grad: bool) -> Tensor:
+    _check_device(device)
+    if requires_grad:
+        t = t.detach().requires_grad_(True)
+    return t
+
+
+def rand(*size, generator: Generator | None = None, dtype=None, device=None,
+         requires_grad: bool = False) -> Tensor:
+    d = dtype or dt.get_default_dtype()
+    return _finish(_uniform(_size_args(size), generator, d), d, device, requires_grad)
+
+
+def randn(*size, generator: Generator | None = None, dtype=None, device=None,
+          requires_grad: bool = False) -> Tensor:
+    """Normal numbers by Box-Muller over two uniform draws."""
+    d = dtype or dt.get_default_dtype()
+    shape = _size_args(size)
+    u1, u2 = _uniform(shape, generator, d), _uniform(shape, generator, d)
+    z = ((1.0 - u1).log() * -2.0).sqrt() * (u2 * (2.0 * math.pi)).cos()
+    return _finish(z, d, device, requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator: Generator | None = None,
+            dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise ShapeError("randint(): missing the required argument 'size'")
+    if high <= low:
+        raise ShapeError(f"randint(): random_ expects 'from' to be less than 'to', but got "
+                         f"from={low} >= to={high}")
+    u = _uniform(_size_args((size,) if isinstance(size, int) else tuple(size)), generator,
+                 dt.float64)
+    out = (u * float(high - low)).floor().long() + low
+    return _finish(out.type(dtype or dt.int64), dtype, device, requires_grad)
+
+
+def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None) -> Tensor:
+    keys = _uniform((n,), generator, dt.float64)._value()
+    return tensor(np.argsort(keys, kind="stable"), dtype=dtype or dt.int64, device=device)
+
+
+def rand_like(x: Tensor, *, dtype=None, **kw) -> Tensor:
+    return rand(x.shape, dtype=dtype or x.dtype, **kw)
+
+
+def randn_like(x: Tensor, *, dtype=None, **kw) -> Tensor:
+    return randn(x.shape, dtype=dtype or x.dtype, **kw)
+
+
+def randint_like(x: Tensor, low, high=None, *, dtype=None, **kw) -> Tensor:
+    return randint(low, high, x.shape, dtype=dtype or x.dtype, **kw)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None) -> Tensor:
+    if size is None:
+        shape = (mean if isinstance(mean, Tensor) else std).shape
+    else:
+        shape = tuple(size)
+    return randn(shape, generator=generator, dtype=dtype) * std + mean
+
+
+def bernoulli(p: Tensor, *, generator=None) -> Tensor:
+    return (rand(p.shape, generator=generator, dtype=p.dtype) < p).type(p.dtype)
+
+
+def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, *,
+                generator=None) -> Tensor:
+    """Sampling by inverse CDF (with replacement) or Gumbel top-k (without): eager only."""
+    p = probs.detach()._value().astype(np.float64)
+    p2 = p.reshape(-1, p.shape[-1])
+    u = _uniform((p2.shape[0], num_samples if replacement else p2.shape[-1]), generator,
+                 dt.float64)._value()
+    if replacement:
+        cdf = np.cumsum(p2, axis=1)
+        cdf /= cdf[:, -1:]
+        out = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)])
+    else:
+        if num_samples > p2.shape[-1]:
+            raise ShapeError("multinomial(): cannot sample n_sample > prob_dist.size(-1) "
+                             "samples without replacement")
+        keys = np.log(np.maximum(p2, 1e-300)) - np.log(-np.log(np.maximum(u, 1e-300)))
+        out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    return tensor(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64))
+
+
+def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+    return self.copy_(rand(self.shape, generator=generator, dtype=self.dtype) * (b - a) + a)
+
+
+def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+    return self.copy_(randn(self.shape, generator=generator, dtype=self.dtype) * std + mean)
+
+
+def _bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
+    return self.copy_(rand(self.shape, generator=generator, dtype=dt.float64) < p)
+
+
+Tensor.uniform_ = _uniform_
+Tensor.normal_ = _normal_
+Tensor.bernoulli_ = _bernoulli_
+Tensor.bernoulli = bernoulli

@@ -1,0 +1,103 @@
+"""The eager engine: evaluate each node the moment it is bound, with numpy.
+
+This is the hot path of eager mode: one shape/dtype rule, one numpy call and
+one Node per op. A node records its inputs only when autograd needs them.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sys import _getframe
+
+import numpy as np
+
+from ..ir import dtypes as dt
+from ..ir.core import EMPTY, LEAF, Handler, Node, Op, _state
+from ..ir.errors import _PKG_DIR, AutogradError, DTypeError, format_loc
+from ..ir.graph import Graph
+
+_ndarray = np.ndarray
+
+
+def run_op(op: Op, attrs: dict, vals: list, dtype: dt.DType) -> np.ndarray:
+    """The numpy value of ``op`` on ``vals``, as an array of ``dtype``."""
+    npd = dtype.np
+    if op.cast_inputs:
+        for i, v in enumerate(vals):
+            if type(v) is _ndarray and v.dtype != npd:
+                vals[i] = v.astype(npd)
+    try:
+        ufunc = op.ufunc
+        out = ufunc(*vals) if ufunc is not None else op.impl(attrs, *vals)
+    except (ValueError, OverflowError) as e:
+        raise DTypeError(f"{op.name}(): {e}") from None
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    if out.dtype != npd:
+        out = out.astype(npd)
+    return out
+
+
+def _user_loc() -> tuple[str, int]:
+    """The user's file and line: usually three frames up (bind <- Tensor method <- user)."""
+    f = _getframe(3)
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
+
+
+class EagerHandler(Handler):
+    """Evaluates every bound node at once; records inputs only when grad is needed."""
+
+    def bind(self, op: Op, inputs: Sequence, attrs: dict) -> Node:
+        shape, dtype = op.infer(inputs, attrs)
+        record = False
+        vals = []
+        for x in inputs:
+            if type(x) is Node:
+                vals.append(x.value)
+                if x.requires_grad:
+                    record = True
+            else:
+                vals.append(x)
+        out = run_op(op, attrs, vals, dtype)
+        if record and _state.grad_enabled and op.differentiable and dtype.kind == 2:
+            node = Node(op, tuple(inputs), attrs, shape, dtype)
+            node.requires_grad = True
+            node.loc = _user_loc()
+        else:
+            node = Node(LEAF, (), EMPTY, shape, dtype)
+        node.value = out
+        node.vbox = inputs[0].vbox if op.view and out.base is not None else [0]
+        node.ver = node.vbox[0]
+        return node
+
+
+EAGER = EagerHandler()
+_state.handler = EAGER
+
+
+def check_saved(node: Node) -> None:
+    """Raise if ``node``'s value was modified in place after it was computed."""
+    if node.vbox is not None and node.vbox[0] != node.ver:
+        raise AutogradError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{node.dtype.short}{list(node.shape)}], produced by "
+            f"{node.op.name if node.op is not LEAF else 'a leaf'} at {format_loc(node.loc)}, "
+            f"is at version {node.vbox[0]}; expected version {node.ver} instead")
+
+
+def evaluate(graph: Graph, env: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """Run ``graph`` with numpy; ``env`` maps input node ids to values."""
+    for n in graph.nodes:
+        env[id(n)] = run_op(n.op, n.attrs, [env[id(x)] if type(x) is Node else x
+                                            for x in n.inputs], n.dtype)
+    return [env[id(o)] for o in graph.outputs]
+
+
+def rebind(graph: Graph, env: dict[int, Node]) -> list[Node]:
+    """Re-bind every node of ``graph`` through the active handler (higher-order grads)."""
+    for n in graph.nodes:
+        env[id(n)] = _state.handler.bind(
+            n.op, [env.get(id(x), x) if type(x) is Node else x for x in n.inputs], n.attrs)
+    return [env.get(id(o), o) for o in graph.outputs]

@@ -1,0 +1,846 @@
+"""Tensor, Size, device and the creation functions.
+
+A Tensor is a handle on an IR node; in eager mode the node holds the numpy
+value. Every operation goes through the op registry (``ir.ops``), so the
+same methods run eagerly, under tracing and inside gradient graphs.
+Composite operations (softmax, var, indexing, ...) live in ``composite.py``
+and ``indexing.py`` and are attached to Tensor there.
+"""
+from __future__ import annotations
+
+import numbers
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .ir import dtypes as dt
+from .ir import ops as P
+from .ir.core import EMPTY, LEAF, Node, _state, make_leaf
+from .ir.errors import (ArgumentError, AutogradError, DTypeError, ShapeError, TraceError,
+                        ValueArgumentError)
+from .ir.shapes import infer_reshape, normalize_axis, numel
+from .runtime import eager as _eager  # noqa: F401  (installs the eager handler)
+
+DType = dt.DType
+
+
+# ---------------------------------------------------------------- Size and device
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints, printed like PyTorch's ``torch.Size``."""
+
+    def numel(self) -> int:
+        return numel(self)
+
+    def __repr__(self) -> str:
+        return f"graphc.Size({list(self)})"
+
+    def __getitem__(self, i):
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
+
+
+class device:
+    """``graphc.device("cpu")``; compares equal to its string form."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: str | device = "cpu", index: int | None = None) -> None:
+        if isinstance(spec, device):
+            spec, index = spec.type, spec.index
+        kind, _, idx = str(spec).partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueArgumentError(f"Expected one of cpu, cuda device type at start of device "
+                                     f"string: {spec}")
+        self.type = kind
+        self.index = int(idx) if idx else index
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None
+                                               else ")")
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+def _check_device(dev) -> device:
+    d = CPU if dev is None else device(dev)
+    if d.type == "cuda":
+        from . import cuda
+        cuda.require("create a CUDA tensor")
+    return d
+
+
+# ---------------------------------------------------------------- wrapping
+
+def _wrap(node: Node) -> Tensor:
+    t = _new(Tensor)
+    t._node = node
+    t._grad = None
+    t._base = None
+    t._view_fn = None
+    return t
+
+
+def _view(self: Tensor, node: Node, fn) -> Tensor:
+    """Wrap a movement result; it shares memory with ``self`` and records how it was made."""
+    t = _wrap(node)
+    if node.vbox is self._node.vbox:
+        t._base = self._base if self._base is not None else self
+        prev = self._view_fn
+        t._view_fn = fn if prev is None else (lambda b: fn(prev(b)))
+    return t
+
+
+def _n(x: Any) -> Any:
+    """An op input from ``x``: a Tensor's node, a Python scalar, or a constant for arrays."""
+    if type(x) is Tensor or isinstance(x, Tensor):
+        return x._node
+    if isinstance(x, (bool, int, float)):
+        return x
+    if isinstance(x, (np.number, np.bool_)):
+        return x.item()
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return tensor(x)._node
+    raise ArgumentError(f"expected a Tensor or a number, got {type(x).__name__}")
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else tensor(x)
+
+
+def _bind(op, *inputs, **attrs) -> Tensor:
+    return _wrap(_state.handler.bind(op, inputs, attrs or EMPTY))
+
+
+class GradFn:
+    """What ``grad_fn`` returns: names the backward of the op that made a tensor."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def name(self) -> str:
+        n = self._node
+        return n.label or f"{n.op.grad_name}Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        out = []
+        for x in self._node.inputs:
+            if type(x) is Node and x.requires_grad:
+                out.append((GradFn(x) if x.op is not LEAF else AccumulateGrad(x), 0))
+            else:
+                out.append((None, 0))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self._node):#x}>"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._node is self._node
+
+    def __hash__(self) -> int:
+        return id(self._node)
+
+
+class AccumulateGrad(GradFn):
+    __slots__ = ()
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+
+# ---------------------------------------------------------------- Tensor
+
+class Tensor:
+    """An n-dimensional array with autograd, PyTorch's names and semantics."""
+
+    __slots__ = ("_node", "_grad", "_base", "_view_fn", "__weakref__", "__dict__")
+    __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray + Tensor -> Tensor
+
+    def __init__(self, *args) -> None:
+        # graphc.Tensor(data) / Tensor(*sizes), PyTorch's legacy constructor (float32)
+        if len(args) == 1 and not isinstance(args[0], int):
+            src = tensor(args[0], dtype=dt.float32)
+        else:
+            src = empty(*args)
+        self._node, self._grad, self._base, self._view_fn = src._node, None, None, None
+
+    # ---- attributes
+    @property
+    def shape(self) -> Size:
+        return Size(self._node.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._node.shape)
+        return self._node.shape[normalize_axis(dim, self.ndim, "size")]
+
+    @property
+    def dtype(self) -> DType:
+        return self._node.dtype
+
+    @property
+    def device(self) -> device:
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def ndim(self) -> int:
+        return len(self._node.shape)
+
+    def dim(self) -> int:
+        return len(self._node.shape)
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return numel(self._node.shape)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._node.dtype.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self._node.dtype.kind == dt.FLOAT
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._node.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        node = self._node
+        if node.op is not LEAF:
+            if not requires_grad:
+                raise AutogradError("you can only change requires_grad flags of leaf variables. "
+                                    "If you want to use a computed variable in a subgraph that "
+                                    "doesn't require differentiation use var_no_grad = "
+                                    "var.detach().")
+            return self
+        if requires_grad and node.dtype.kind != dt.FLOAT:
+            raise AutogradError(f"only Tensors of floating point dtype can require gradients "
+                                f"(got {node.dtype})")
+        node.requires_grad = bool(requires_grad)
+        node.sink = weakref.ref(self) if requires_grad else None
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node.op is LEAF
+
+    @property
+    def grad_fn(self) -> GradFn | None:
+        node = self._node
+        return None if node.op is LEAF else GradFn(node)
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise ArgumentError(f"assigned grad expected to be a Tensor or None but got "
+                                    f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise ShapeError(f"assigned grad has data of a different size: "
+                                 f"{list(value.shape)} vs {list(self.shape)}")
+        self._grad = value
+
+    def retain_grad(self) -> None:
+        node = self._node
+        if not node.requires_grad:
+            raise AutogradError("can't retain_grad on Tensor that has requires_grad=False")
+        if node.op is not LEAF:
+            node.sink = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        node = self._node
+        return node.op is not LEAF and node.sink is not None
+
+    @property
+    def _version(self) -> int:
+        return self._node.vbox[0] if self._node.vbox else 0
+
+    # ---- values
+    def _value(self, what: str = "read the value of") -> np.ndarray:
+        v = self._node.value
+        if v is None:
+            raise TraceError(
+                f"cannot {what} a traced tensor ({self.dtype.short}{list(self.shape)}): its value "
+                "is only known when the compiled function runs. Python control flow on tensor "
+                "values is not traceable; use graphc.where(cond, a, b) instead")
+        return v
+
+    def numpy(self, force: bool = False) -> np.ndarray:
+        if self.requires_grad and not force:
+            raise AutogradError("Can't call numpy() on Tensor that requires grad. Use "
+                                "tensor.detach().numpy() instead.")
+        return self._value("call numpy() on")
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value("convert to a numpy array")
+        if dtype is not None and v.dtype != dtype:
+            return v.astype(dtype)
+        return v.copy() if copy else v
+
+    def item(self):
+        if self.numel() != 1:
+            raise ValueArgumentError(f"a Tensor with {self.numel()} elements cannot be converted "
+                                     "to Scalar")
+        return self._value("call item() on").reshape(()).item()
+
+    def tolist(self):
+        return self._value("call tolist() on").tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind != dt.INT or self.numel() != 1:
+            raise ArgumentError("only integer tensors of a single element can be converted to an "
+                                "index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise ValueArgumentError(f"Boolean value of Tensor with more than one value is "
+                                     f"ambiguous (shape {list(self.shape)})")
+        return bool(self._value("use as a Python bool (if/while)").reshape(()).item())
+
+    def __len__(self) -> int:
+        if not self._node.shape:
+            raise ArgumentError("len() of a 0-d tensor")
+        return self._node.shape[0]
+
+    def __iter__(self):
+        if not self._node.shape:
+            raise ArgumentError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._node.shape[0]))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        from ._format import tensor_repr
+        return tensor_repr(self)
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self) if not spec else format(repr(self), spec)
+
+    def __reduce_ex__(self, proto):
+        return (tensor, (self.detach().numpy(), self.dtype, None, self.requires_grad))
+
+    # ---- detaching, copying, conversion
+    def detach(self) -> Tensor:
+        node = self._node
+        leaf = make_leaf(node.shape, node.dtype, node.value)
+        leaf.vbox, leaf.ver = node.vbox, node.ver
+        return _wrap(leaf)
+
+    def detach_(self) -> Tensor:
+        self._node = self.detach()._node
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, other: Tensor) -> None:
+        node = self._node
+        leaf = make_leaf(other._node.shape, other._node.dtype, other._node.value)
+        leaf.vbox, leaf.ver = other._node.vbox, other._node.ver
+        leaf.requires_grad, leaf.sink = node.requires_grad, node.sink
+        self._node = leaf
+
+    def clone(self, *, memory_format=None) -> Tensor:
+        out = _bind(P.CAST, self._node, dtype=self._node.dtype)
+        out._node.label = "CloneBackward0" if out._node.op is not LEAF else None
+        return out
+
+    def contiguous(self, memory_format=None) -> Tensor:
+        v = self._node.value
+        if v is None or v.flags.c_contiguous:
+            return self
+        return self.clone()
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        v = self._node.value
+        return v is None or bool(v.flags.c_contiguous)
+
+    def to(self, *args, **kwargs) -> Tensor:
+        dtype, dev = kwargs.get("dtype"), kwargs.get("device")
+        copy = kwargs.get("copy", False)
+        for a in args:
+            if isinstance(a, DType):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype, dev = a.dtype, a.device
+            elif isinstance(a, (str, device)):
+                dev = a
+            elif a is not None:
+                raise ArgumentError(f"to() received an invalid combination of arguments: {a!r}")
+        if dev is not None:
+            _check_device(dev)
+        if dtype is not None and dtype is not self.dtype:
+            return self.type(dtype)
+        return self.clone() if copy else self
+
+    def type(self, dtype: DType | None = None):
+        if dtype is None:
+            return f"graphc.{self.dtype.name.capitalize()}Tensor"
+        if dtype is self.dtype:
+            return self
+        return _bind(P.CAST, self._node, dtype=dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, device=None) -> Tensor:
+        return self.to("cuda")
+
+    def float(self) -> Tensor:
+        return self.type(dt.float32)
+
+    def double(self) -> Tensor:
+        return self.type(dt.float64)
+
+    def half(self) -> Tensor:
+        return self.type(dt.float16)
+
+    def long(self) -> Tensor:
+        return self.type(dt.int64)
+
+    def int(self) -> Tensor:
+        return self.type(dt.int32)
+
+    def short(self) -> Tensor:
+        return self.type(dt.int16)
+
+    def bool(self) -> Tensor:
+        return self.type(dt.bool_)
+
+    def byte(self) -> Tensor:
+        return self.type(dt.uint8)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.type(other.dtype)
+
+    # ---- arithmetic operators (the hot path: one bind each)
+    def __add__(self, other):
+        return _wrap(_state.handler.bind(P.ADD, (self._node, _n(other)), EMPTY))
+
+    def __radd__(self, other):
+        return _wrap(_state.handler.bind(P.ADD, (_n(other), self._node), EMPTY))
+
+    def __sub__(self, other):
+        return _wrap(_state.handler.bind(P.SUB, (self._node, _n(other)), EMPTY))
+
+    def __rsub__(self, other):
+        return _wrap(_state.handler.bind(P.SUB, (_n(other), self._node), EMPTY))
+
+    def __mul__(self, other):
+        return _wrap(_state.handler.bind(P.MUL, (self._node, _n(other)), EMPTY))
+
+    def __rmul__(self, other):
+        return _wrap(_state.handler.bind(P.MUL, (_n(other), self._node), EMPTY))
+
+    def __truediv__(self, other):
+        return _wrap(_state.handler.bind(P.DIV, (self._node, _n(other)), EMPTY))
+
+    def __rtruediv__(self, other):
+        return _wrap(_state.handler.bind(P.DIV, (_n(other), self._node), EMPTY))
+
+    def __pow__(self, other):
+        return _wrap(_state.handler.bind(P.POW, (self._node, _n(other)), EMPTY))
+
+    def __rpow__(self, other):
+        return _wrap(_state.handler.bind(P.POW, (_n(other), self._node), EMPTY))
+
+    def __neg__(self):
+        if self._node.dtype is dt.bool_:
+            raise DTypeError("negation, the `-` operator, on a bool tensor is not supported. If "
+                             "you are trying to invert a mask, use the `~` or `logical_not()` "
+                             "operator instead.")
+        return _wrap(_state.handler.bind(P.NEG, (self._node,), EMPTY))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _bind(P.ABS, self._node)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return _bind(P.EQ, self._node, _n(other))
+
+    def __ne__(self, other):  # type: ignore[override]
+        return _bind(P.NE, self._node, _n(other))
+
+    def __lt__(self, other):
+        return _bind(P.LT, self._node, _n(other))
+
+    def __le__(self, other):
+        return _bind(P.LE, self._node, _n(other))
+
+    def __gt__(self, other):
+        return _bind(P.GT, self._node, _n(other))
+
+    def __ge__(self, other):
+        return _bind(P.GE, self._node, _n(other))
+
+    def _logical(self, op, other, name: str) -> Tensor:
+        o = _n(other)
+        if self.dtype is not dt.bool_ or (type(o) is Node and o.dtype is not dt.bool_):
+            raise DTypeError(f"{name}: bitwise operations are only supported on bool tensors in "
+                             f"graphc (got {self.dtype.name}); use logical_{name.strip('_')}")
+        return _bind(op, self._node, o)
+
+    def __and__(self, other):
+        return self._logical(P.LOGICAL_AND, other, "__and__")
+
+    __rand__ = __and__
+
+    def __or__(self, other):
+        return self._logical(P.LOGICAL_OR, other, "__or__")
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        self._logical(P.LOGICAL_AND, other, "__xor__")
+        return _bind(P.NE, self._node, _n(other))
+
+    __rxor__ = __xor__
+
+    def __invert__(self):
+        if self.dtype is not dt.bool_:
+            raise DTypeError(f"~ (bitwise not) is only supported on bool tensors in graphc, got "
+                             f"{self.dtype.name}")
+        return _bind(P.LOGICAL_NOT, self._node)
+
+    def __matmul__(self, other):
+        from .composite import matmul
+        return matmul(self, _t(other))
+
+    def __rmatmul__(self, other):
+        from .composite import matmul
+        return matmul(_t(other), self)
+
+    # ---- in-place
+    def _assign(self, new: Node, op: str) -> Tensor:
+        """Write ``new``'s value into this tensor's memory and make it this tensor's node."""
+        from .autograd import check_inplace
+        node = self._node
+        check_inplace(self, op)
+        if new.shape != node.shape:
+            raise ShapeError(f"{op}(): output with shape {list(node.shape)} doesn't match the "
+                             f"broadcast shape {list(new.shape)}")
+        if new.dtype is not node.dtype:
+            if new.dtype.kind > node.dtype.kind:
+                raise DTypeError(f"{op}(): result type {new.dtype.name} can't be cast to the "
+                                 f"desired output type {node.dtype.name}")
+            new = _state.handler.bind(P.CAST, (new,), {"dtype": node.dtype})
+        buf = node.value
+        if buf is None:  # traced: the compiler writes back after the call
+            new.vbox, new.sink = node.vbox, node.sink
+            self._node = new
+            return self
+        if not buf.flags.writeable:
+            raise ShapeError(f"{op}(): unsupported operation: this tensor is an expanded view or "
+                             "read-only memory; call .clone() before writing to it")
+        if new.requires_grad and any(x is node for x in new.inputs):
+            node.value = buf.copy()  # the op's own backward reads the value before the write
+        np.copyto(buf, new.value, casting="unsafe")
+        vbox = node.vbox
+        vbox[0] += 1
+        if new.requires_grad:
+            new.value, new.vbox, new.ver = buf, vbox, vbox[0]
+            self._node = new
+        else:
+            leaf = make_leaf(node.shape, node.dtype, buf)
+            leaf.vbox, leaf.ver = vbox, vbox[0]
+            leaf.requires_grad = node.requires_grad and node.op is LEAF
+            leaf.sink = node.sink
+            self._node = leaf
+        if self._base is not None:
+            from .indexing import refresh_base
+            refresh_base(self)
+        return self
+
+    def add_(self, other, *, alpha=1) -> Tensor:
+        o = _n(other) if alpha == 1 else (_t(other) * alpha)._node
+        return self._assign(_state.handler.bind(P.ADD, (self._node, o), EMPTY), "add_")
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        o = _n(other) if alpha == 1 else (_t(other) * alpha)._node
+        return self._assign(_state.handler.bind(P.SUB, (self._node, o), EMPTY), "sub_")
+
+    def mul_(self, other) -> Tensor:
+        return self._assign(_state.handler.bind(P.MUL, (self._node, _n(other)), EMPTY), "mul_")
+
+    def div_(self, other) -> Tensor:
+        return self._assign(_state.handler.bind(P.DIV, (self._node, _n(other)), EMPTY), "div_")
+
+    def pow_(self, other) -> Tensor:
+        return self._assign(_state.handler.bind(P.POW, (self._node, _n(other)), EMPTY), "pow_")
+
+    def neg_(self) -> Tensor:
+        return self._assign((-self)._node, "neg_")
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value) -> Tensor:
+        v = _n(value)
+        if type(v) is Node:
+            if v.shape:
+                raise ShapeError(f"fill_() only supports 0-dimension value tensor but got "
+                                 f"tensor with {len(v.shape)} dimensions")
+            new = _bind(P.EXPAND, v, shape=self._node.shape)._node
+        else:
+            new = _bind(P.CONSTANT, value=v, shape=self._node.shape, dtype=self.dtype)._node
+        return self._assign(_cast_to(new, self.dtype), "fill_")
+
+    def copy_(self, src, non_blocking: bool = False) -> Tensor:
+        s = _t(src)._node
+        if s.shape != self._node.shape:
+            from .ir.shapes import broadcast_shapes
+            broadcast_shapes(s.shape, self._node.shape, op="copy_")
+            s = _bind(P.EXPAND, s, shape=self._node.shape)._node
+        return self._assign(_cast_to(s, self.dtype, copy=True), "copy_")
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    # ---- autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False,
+                 inputs=None) -> None:
+        from .autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+_new = Tensor.__new__
+
+
+def _cast_to(node: Node, dtype: DType, copy: bool = False) -> Node:
+    if node.dtype is dtype and not copy:
+        return node
+    return _state.handler.bind(P.CAST, (node,), {"dtype": dtype})
+
+
+# ---------------------------------------------------------------- creation
+
+def _dtype_of_data(data) -> DType:
+    if isinstance(data, Tensor):
+        return data.dtype
+    if isinstance(data, np.ndarray):
+        return dt.from_numpy(data.dtype)
+    if isinstance(data, (bool, np.bool_)):
+        return dt.bool_
+    if isinstance(data, numbers.Integral):
+        return dt.int64
+    if isinstance(data, numbers.Real):
+        return dt.get_default_dtype()
+    if isinstance(data, (list, tuple)):
+        kinds = [_dtype_of_data(x) for x in data]
+        if not kinds:
+            return dt.get_default_dtype()
+        out = kinds[0]
+        for k in kinds[1:]:
+            out = dt.promote_types(out, k)
+        return out
+    raise ArgumentError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def _to_array(data, dtype: DType | None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data._value("copy")
+    d = dtype or _dtype_of_data(data)
+    try:
+        arr = np.array(data, dtype=d.np)
+    except (ValueError, TypeError) as e:
+        raise ValueArgumentError(f"tensor(): could not convert the data to {d}: {e}") from None
+    if arr.dtype == object:
+        raise ArgumentError("tensor(): nested sequences must have a regular shape")
+    return arr
+
+
+def _leaf(arr: np.ndarray, requires_grad: bool = False, dev=None) -> Tensor:
+    _check_device(dev)
+    t = _bind(P.CONSTANT, value=arr, shape=arr.shape, dtype=dt.from_numpy(arr.dtype))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
+    return _leaf(_to_array(data, dtype), requires_grad, device)
+
+
+def as_tensor(data, dtype: DType | None = None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a numpy array or tensor when it can."""
+    if isinstance(data, Tensor) and (dtype is None or dtype is data.dtype):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array``."""
+    if not isinstance(array, np.ndarray):
+        raise ArgumentError(f"from_numpy(): expected np.ndarray (got {type(array).__name__})")
+    d = dt.from_numpy(array.dtype)
+    leaf = make_leaf(array.shape, d, array)
+    return _wrap(leaf)
+
+
+def _size_args(size) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = int(s)
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise ArgumentError(f"size must be a sequence of ints, got {type(s).__name__}")
+        if s < 0:
+            raise ShapeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def full(size, fill_value, *, dtype: DType | None = None, device=None,
+         requires_grad: bool = False) -> Tensor:
+    shape = _size_args((size,) if isinstance(size, int) else tuple(size))
+    d = dtype or dt.of_scalar(fill_value)
+    _check_device(device)
+    t = _bind(P.CONSTANT, value=fill_value, shape=shape, dtype=d)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
+    return full(_size_args(size), 0, dtype=dtype or dt.get_default_dtype(), device=device,
+                requires_grad=requires_grad)
+
+
+def ones(*size, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
+    return full(_size_args(size), 1, dtype=dtype or dt.get_default_dtype(), device=device,
+                requires_grad=requires_grad)
+
+
+def empty(*size, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _like(fn, x: Tensor, dtype, kwargs):
+    return fn(x.shape, dtype=dtype or x.dtype, **kwargs)
+
+
+def zeros_like(x, *, dtype=None, **kw) -> Tensor:
+    return _like(zeros, _t(x), dtype, kw)
+
+
+def ones_like(x, *, dtype=None, **kw) -> Tensor:
+    return _like(ones, _t(x), dtype, kw)
+
+
+def empty_like(x, *, dtype=None, **kw) -> Tensor:
+    return _like(empty, _t(x), dtype, kw)
+
+
+def full_like(x, fill_value, *, dtype=None, **kw) -> Tensor:
+    x = _t(x)
+    return full(x.shape, fill_value, dtype=dtype or x.dtype, **kw)
+
+
+def arange(start, end=None, step=1, *, dtype: DType | None = None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if dtype is None:
+        dtype = (dt.int64 if all(isinstance(v, (int, np.integer)) for v in vals)
+                 else dt.get_default_dtype())
+    _check_device(device)
+    t = _bind(P.ARANGE, start=vals[0], stop=vals[1], step=vals[2], dtype=dtype)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def linspace(start, end, steps: int, *, dtype: DType | None = None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    if steps < 0:
+        raise ShapeError("linspace(): number of steps must be non-negative")
+    dtype = dtype or dt.get_default_dtype()
+    if steps == 1:
+        return full((1,), start, dtype=dtype, device=device, requires_grad=requires_grad)
+    step = (end - start) / max(steps - 1, 1)
+    i = arange(steps, dtype=dt.float64, device=device)
+    # PyTorch fills the second half from the end, so that the last value is exactly ``end``
+    half = steps // 2
+    vals = composite_where(i < half, i * step + start, end - (steps - 1 - i) * step)
+    t = vals.type(dtype)
+    if requires_grad:
+        t = t.detach().requires_grad_(True)
+    return t
+
+
+def eye(n: int, m: int | None = None, *, dtype: DType | None = None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    m = n if m is None else m
+    r = arange(n).reshape(n, 1) == arange(m).reshape(1, m)
+    t = r.type(dtype or dt.get_default_dtype())
+    _check_device(device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def composite_where(cond, x, y) -> Tensor:
+    return _bind(P.WHERE, _n(cond), _n(x), _n(y))
