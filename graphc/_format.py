@@ -28,7 +28,9 @@ class _Formatter:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
             else:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-        self.width = max((len(self._plain(v)) for v in flat.tolist()), default=1)
+        # as PyTorch: the column width comes from the finite values only (nan/inf don't pad)
+        self.width = max((len(self._plain(v)) for v in flat[np.isfinite(flat)].tolist()),
+                         default=1)
 
     def _plain(self, v) -> str:
         if self.kind == dt.BOOL:

@@ -342,9 +342,9 @@ def max(x, dim=None, keepdim: bool = False):  # noqa: A001
     if isinstance(dim, Tensor):
         return maximum(x, dim)
     if dim is None:
-        return amax(x)
+        return _label(amax(x), "MaxBackward1")
     d = normalize_axis(dim, x.ndim, "max")
-    values = amax(x, d, keepdim)
+    values = _label(amax(x, d, keepdim), "MaxBackward0")
     return MinMax(values, _index_of(x.detach(), amax(x.detach(), d, True), d, keepdim))
 
 
@@ -353,9 +353,9 @@ def min(x, dim=None, keepdim: bool = False):  # noqa: A001
     if isinstance(dim, Tensor):
         return minimum(x, dim)
     if dim is None:
-        return amin(x)
+        return _label(amin(x), "MinBackward1")
     d = normalize_axis(dim, x.ndim, "min")
-    values = amin(x, d, keepdim)
+    values = _label(amin(x, d, keepdim), "MinBackward0")
     return MinMax(values, _index_of(x.detach(), amin(x.detach(), d, True), d, keepdim))
 
 
@@ -384,12 +384,12 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = x.long()
     if dim is None:
         out = prod(x.reshape(-1), 0)
-        return out.reshape([1] * x.ndim) if keepdim else out
+        return _label(out.reshape([1] * x.ndim) if keepdim else out, "ProdBackward0")
     d = normalize_axis(dim, x.ndim, "prod")
     y = movedim(x, d, -1)
     n = y.shape[-1]
-    if n == 0:
-        y = ones_from(y.shape[:-1] + (1,), y)
+    if n == 0:  # the empty product: ones, still attached to x (zero gradient) like PyTorch
+        y = sum(y, -1, keepdim=True) * 0 + 1
     while n > 1:
         if n % 2:
             y = _bind(P.PAD, y._node, widths=((0, 0),) * (y.ndim - 1) + ((0, 1),), value=1)
@@ -398,10 +398,6 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         n //= 2
     y = y.squeeze(-1)
     return _label(y.unsqueeze(d) if keepdim else y, "ProdBackward1")
-
-
-def ones_from(shape, like: Tensor) -> Tensor:
-    return _bind(P.CONSTANT, value=1, shape=tuple(shape), dtype=like.dtype)
 
 
 def var(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
@@ -422,7 +418,10 @@ def var(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -
 
 
 def std(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    return _label(sqrt(var(x, dim, unbiased, keepdim, correction=correction)), "StdBackward0")
+    v = var(x, dim, unbiased, keepdim, correction=correction)
+    # zero gradient where the deviation is 0 (PyTorch's std_backward), not 0 * inf
+    positive = v > 0
+    return _label(where(positive, sqrt(where(positive, v, 1.0)), 0.0), "StdBackward0")
 
 
 def var_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -531,7 +530,7 @@ def outer(x, y) -> Tensor:
 
 
 def einsum(equation: str, *operands) -> Tensor:
-    from .einsum import einsum as _einsum
+    from ._einsum import einsum as _einsum
     return _einsum(equation, *operands)
 
 
@@ -733,7 +732,7 @@ def stack(tensors: Sequence, dim: int = 0) -> Tensor:
             raise ShapeError(f"stack(): expects each tensor to be equal size, but got "
                              f"{list(ts[0].shape)} and {list(x.shape)}")
     d = normalize_axis(dim, ts[0].ndim + 1, "stack")
-    return cat([unsqueeze(x, d) for x in ts], d)
+    return _label(cat([unsqueeze(x, d) for x in ts], d), "StackBackward0")
 
 
 def hstack(tensors) -> Tensor:

@@ -75,9 +75,13 @@ def _basic(x: Tensor, items: tuple) -> Tensor:
         full += [slice(None)] * (ndim - used)
     starts, stops, steps, shape = [], [], [], []
     axis = 0
+    # PyTorch's grad_fn: the last view op the index applies (full slices are skipped)
+    label = "SliceBackward0" if len(items) == 1 and isinstance(items[0], slice) \
+        else "AliasBackward0"
     for it in full:
         if it is None:
             shape.append(1)
+            label = "UnsqueezeBackward0"
             continue
         d = x.shape[axis]
         if isinstance(it, int):
@@ -86,6 +90,7 @@ def _basic(x: Tensor, items: tuple) -> Tensor:
                                       f"size {d}")
             i = it + d if it < 0 else it
             starts.append(i), stops.append(i + 1), steps.append(1)
+            label = "SelectBackward0"
         else:
             if it.step is not None and it.step <= 0:
                 raise ValueArgumentError("step must be greater than zero")
@@ -93,6 +98,8 @@ def _basic(x: Tensor, items: tuple) -> Tensor:
             b = max(a, b)
             starts.append(a), stops.append(b), steps.append(s)
             shape.append(P.slice_len(a, b, s))
+            if (a, b, s) != (0, d, 1):
+                label = "SliceBackward0"
         axis += 1
     node = x._node
     if any(a != 0 or b != d or s != 1 for a, b, s, d in zip(starts, stops, steps, x.shape)):
@@ -103,7 +110,7 @@ def _basic(x: Tensor, items: tuple) -> Tensor:
     node = _state.handler.bind(P.RESHAPE, (node,), {"shape": shape})
     out = _view(x, node, lambda b: _basic(b, items))
     if out._node.requires_grad:
-        out._node.label = "SliceBackward0" if len(full) and shape else "SelectBackward0"
+        out._node.label = label
     return out
 
 

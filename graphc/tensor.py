@@ -392,7 +392,9 @@ class Tensor:
         v = self._node.value
         if v is None or v.flags.c_contiguous:
             return self
-        return self.clone()
+        out = self.clone()  # clone keeps the layout (as PyTorch's preserve_format): make it C
+        out._node.value = np.ascontiguousarray(out._node.value)
+        return out
 
     def is_contiguous(self, memory_format=None) -> bool:
         v = self._node.value
@@ -482,10 +484,16 @@ class Tensor:
         return _wrap(_state.handler.bind(P.DIV, (_n(other), self._node), EMPTY))
 
     def __pow__(self, other):
-        return _wrap(_state.handler.bind(P.POW, (self._node, _n(other)), EMPTY))
+        node = _state.handler.bind(P.POW, (self._node, _n(other)), EMPTY)
+        if node.requires_grad and isinstance(other, Tensor):
+            node.label = "PowBackward1"  # PyTorch's Tensor ** Tensor overload
+        return _wrap(node)
 
     def __rpow__(self, other):
-        return _wrap(_state.handler.bind(P.POW, (_n(other), self._node), EMPTY))
+        node = _state.handler.bind(P.POW, (_n(other), self._node), EMPTY)
+        if node.requires_grad:
+            node.label = "PowBackward2"  # PyTorch's Scalar ** Tensor overload
+        return _wrap(node)
 
     def __neg__(self):
         if self._node.dtype is dt.bool_:
@@ -577,10 +585,12 @@ class Tensor:
         if not buf.flags.writeable:
             raise ShapeError(f"{op}(): unsupported operation: this tensor is an expanded view or "
                              "read-only memory; call .clone() before writing to it")
+        vbox = node.vbox
         if new.requires_grad and any(x is node for x in new.inputs):
             node.value = buf.copy()  # the op's own backward reads the value before the write
+            if vbox[0] == node.ver:  # ... from its private copy, which later writes miss
+                node.vbox = [node.ver]
         np.copyto(buf, new.value, casting="unsafe")
-        vbox = node.vbox
         vbox[0] += 1
         if new.requires_grad:
             new.value, new.vbox, new.ver = buf, vbox, vbox[0]

@@ -143,8 +143,11 @@ def _pow_vjp(n, g, need):
         else:
             gx = MUL(g, MUL(y, POW(x, y - 1)))
     if need[1]:
-        at_zero = LOGICAL_AND(EQ(x, 0.0), GE(y, 0.0))
-        gy = WHERE(at_zero, 0.0, MUL(g, MUL(n, LOG(x))))
+        if type(x) is Node:
+            at_zero = LOGICAL_AND(EQ(x, 0.0), GE(y, 0.0))
+            gy = WHERE(at_zero, 0.0, MUL(g, MUL(n, LOG(x))))
+        else:  # a literal base: d(c**y)/dy = c**y * log(c)
+            gy = MUL(g, MUL(n, math.log(x))) if x > 0 else _zeros_like(g)
     return gx, gy
 
 

@@ -88,7 +88,8 @@ def print_graph(graph: Graph) -> str:
 
 
 def _dot_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+    """A DOT string body: backslashes and quotes escaped, newlines as DOT's ``\\n``."""
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def to_dot(graph: Graph) -> str:
@@ -99,12 +100,12 @@ def to_dot(graph: Graph) -> str:
     for i, n in enumerate(graph.inputs + graph.nodes):
         label = names[id(n)]
         if n in graph.inputs:
-            label += f"\\n{type_str(n)}"
+            label += f"\n{type_str(n)}"
             style = ", style=filled, fillcolor=lightblue" if n.requires_grad else ""
         else:
             lits = [_literal(x) for x in n.inputs if type(x) is not Node]
             label += f" = {n.op.name}" + (f" {', '.join(lits)}" if lits else "")
-            label += f"\\n{type_str(n)}"
+            label += f"\n{type_str(n)}"
             style = ""
         out.append(f'  n{id(n)} [label="{_dot_escape(label)}"{style}];')
     for n in graph.nodes:

@@ -132,3 +132,45 @@ def glu(x: Tensor, dim: int = -1) -> Tensor:
 
 def tanhshrink(x: Tensor) -> Tensor:
     return _t(x) - tanh(x)
+
+
+def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last ``len(pad) // 2`` dims; ``pad`` lists (left, right) from the last dim back.
+
+    Negative widths crop, as in PyTorch. Modes: constant, replicate, reflect, circular.
+    """
+    from ..ir import ops as P
+    from ..ir.errors import ShapeError, ValueArgumentError
+    from ..tensor import _bind, arange
+    x = _t(x)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ShapeError(f"pad(): padding length {len(pad)} must be even and at most twice the "
+                         f"number of dims of {list(x.shape)}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if any(lo < 0 or hi < 0 for lo, hi in widths):  # crop first
+        idx = tuple(slice(max(-lo, 0), d - max(-hi, 0)) for (lo, hi), d in zip(widths, x.shape))
+        x = x[idx]
+        widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+    if mode == "constant":
+        return _label(_bind(P.PAD, x._node, widths=tuple(widths),
+                            value=0 if value is None else value), "ConstantPadNdBackward0")
+    if mode not in ("replicate", "reflect", "circular"):
+        raise ValueArgumentError(f"pad(): unsupported padding mode {mode!r}")
+    for axis, (lo, hi) in enumerate(widths):
+        if not lo and not hi:
+            continue
+        n = x.shape[axis]
+        i = arange(-lo, n + hi)
+        if mode == "replicate":
+            i = i.clamp(0, n - 1)
+        elif mode == "circular":
+            i = i % n
+        else:
+            if lo >= n or hi >= n:
+                raise ShapeError(f"pad(): reflect padding ({lo}, {hi}) must be smaller than the "
+                                 f"dim size {n}")
+            i = (n - 1) - ((n - 1) - i.abs()).abs()
+        x = x.index_select(axis, i)
+    return x

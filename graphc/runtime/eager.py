@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import warnings
 from sys import _getframe
 
 import numpy as np
@@ -17,6 +18,12 @@ from ..ir.errors import _PKG_DIR, AutogradError, DTypeError, format_loc
 from ..ir.graph import Graph
 
 _ndarray = np.ndarray
+
+# Like PyTorch, eager ops give inf/nan silently: numpy's floating-point RuntimeWarnings are
+# ignored for the ops graphc runs (a filter on our own modules costs nothing per op, unlike
+# np.errstate).
+warnings.filterwarnings("ignore", category=RuntimeWarning,
+                        module=r"graphc\.(runtime\.eager|ir\.ops|ir\.random)")
 
 
 def run_op(op: Op, attrs: dict, vals: list, dtype: dt.DType) -> np.ndarray:
@@ -29,13 +36,30 @@ def run_op(op: Op, attrs: dict, vals: list, dtype: dt.DType) -> np.ndarray:
     try:
         ufunc = op.ufunc
         out = ufunc(*vals) if ufunc is not None else op.impl(attrs, *vals)
-    except (ValueError, OverflowError) as e:
+    except OverflowError as e:
+        out = _run_wrapped(op, attrs, vals, npd, e)
+    except ValueError as e:
         raise DTypeError(f"{op.name}(): {e}") from None
     if type(out) is not _ndarray:
         out = np.asarray(out)
     if out.dtype != npd:
         out = out.astype(npd)
     return out
+
+
+def _run_wrapped(op: Op, attrs: dict, vals: list, npd: np.dtype, err: Exception) -> np.ndarray:
+    """Retry with Python ints out of the integer result type's range wrapped into it.
+
+    numpy refuses ``uint8_array + -2``; PyTorch wraps the scalar (``-2 -> 254``),
+    just as ``uint8_array - 2`` wraps.
+    """
+    if not (op.cast_inputs and npd.kind in "iu"):
+        raise DTypeError(f"{op.name}(): {err}") from None
+    try:
+        vals = [np.array(v).astype(npd)[()] if type(v) is int else v for v in vals]
+        return op.ufunc(*vals) if op.ufunc is not None else op.impl(attrs, *vals)
+    except (ValueError, OverflowError) as e:
+        raise DTypeError(f"{op.name}(): {e}") from None
 
 
 def _user_loc() -> tuple[str, int]:
@@ -68,7 +92,10 @@ class EagerHandler(Handler):
         else:
             node = Node(LEAF, (), EMPTY, shape, dtype)
         node.value = out
-        node.vbox = inputs[0].vbox if op.view and out.base is not None else [0]
+        # a view op's result shares the version counter only if numpy really made a view
+        # (reshape of a non-contiguous array copies, and the copy has a .base too)
+        shared = op.view and out.base is not None and np.may_share_memory(out, vals[0])
+        node.vbox = inputs[0].vbox if shared else [0]
         node.ver = node.vbox[0]
         return node
 

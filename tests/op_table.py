@@ -1,0 +1,371 @@
+"""The op table: every primitive and composite op with sample inputs and a numpy reference.
+
+Each entry's ``fn(m, *args)`` is written once against the module ``m``, which
+is ``graphc`` or ``torch``: the same line of PyTorch-style code runs on both.
+``ref(*arrays)`` is the numpy reference. Tests in ``test_ops.py`` are generated
+from this table: adding an op here adds its eager, gradient and PyTorch tests
+(and, with the compiler, its compiled and PTX tests).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+try:  # scipy is not a dependency; erf for the GELU reference comes from math
+    from math import erf as _erf
+except ImportError:  # pragma: no cover
+    _erf = None
+
+verf = np.vectorize(_erf, otypes=[np.float64])
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One input: shape and kind; ``strided`` makes a non-contiguous view (every 2nd element)."""
+
+    shape: tuple
+    kind: str = "float"  # float | pos | unit | int | bool | index:<high> | nonzero
+    strided: bool = False
+    transposed: bool = False
+
+    def make(self, rng: np.random.Generator, dtype) -> np.ndarray:
+        shape = self.shape
+        if self.transposed:
+            shape = tuple(reversed(shape))
+        if self.strided:
+            shape = shape[:-1] + (shape[-1] * 2,)
+        kind = self.kind
+        if kind == "float":
+            a = rng.standard_normal(shape)
+        elif kind == "pos":
+            a = rng.uniform(0.5, 2.0, shape)
+        elif kind == "unit":
+            a = rng.uniform(-0.9, 0.9, shape)
+        elif kind == "nonzero":
+            a = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+        elif kind == "int":
+            a = rng.integers(-5, 6, shape)
+        elif kind == "bool":
+            a = rng.random(shape) < 0.5
+        elif kind.startswith("index:"):
+            a = rng.integers(0, int(kind.split(":")[1]), shape)
+        else:
+            raise ValueError(kind)
+        if kind in ("float", "pos", "unit", "nonzero"):
+            a = a.astype(dtype)
+        elif kind == "int" or kind.startswith("index:"):
+            a = a.astype(np.int64)
+        a = np.asarray(a)
+        if self.strided:
+            a = a[..., ::2]
+        if self.transposed:
+            a = a.T
+        return a
+
+    @property
+    def is_float(self) -> bool:
+        return self.kind in ("float", "pos", "unit", "nonzero")
+
+
+def A(*shape, kind="float", strided=False, transposed=False) -> Arg:
+    return Arg(tuple(shape), kind, strided, transposed)
+
+
+@dataclass
+class OpCase:
+    name: str
+    fn: Callable                    # fn(module, *tensors) -> tensor
+    ref: Callable | None            # ref(*arrays) -> array (numpy), None: torch-only oracle
+    samples: list                   # list of tuples of Arg
+    grad: bool = True               # differentiable in its float inputs
+    dtypes: tuple = ("float32", "float64")
+    rtol: float | None = None       # None: 2e-5 at float32, 1e-10 at float64
+    atol: float | None = None
+    torch_grad: bool = True         # compare gradients with torch too
+    exact_dtype: bool = True        # result dtype must equal torch's
+    tags: set = field(default_factory=set)
+
+
+def case(name, fn, ref, samples, **kw) -> OpCase:
+    return OpCase(name, fn, ref, samples, **kw)
+
+
+# sample sets, with the edges: broadcasting, size 0 and 1, odd sizes, non-contiguous
+UNARY = [(A(3, 5),), (A(7),), (A(),), (A(0, 3),), (A(1, 1),), (A(4, 3, strided=True),),
+         (A(3, 4, transposed=True),)]
+BINARY = [(A(3, 5), A(3, 5)), (A(4, 1), A(3)), (A(2, 3, 4), A(3, 1)), (A(), A(2, 3)),
+          (A(0, 3), A(1, 3)), (A(1,), A(1,)), (A(3, 4, strided=True), A(3, 4, transposed=True))]
+
+
+def _pos(samples):
+    return [tuple(Arg(a.shape, "pos", a.strided, a.transposed) for a in s) for s in samples]
+
+
+def _kind(samples, kind):
+    return [tuple(Arg(a.shape, kind, a.strided, a.transposed) for a in s) for s in samples]
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _logsumexp(x, axis, keepdims=False):
+    m = x.max(axis=axis, keepdims=True)
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+REDUCE = [(A(3, 4),), (A(2, 3, 5),), (A(1, 5),), (A(4, 3, transposed=True),)]
+
+OPS: list[OpCase] = [
+    # ---- elementwise unary primitives
+    case("neg", lambda m, x: -x, np.negative, UNARY),
+    case("exp", lambda m, x: m.exp(x), np.exp, UNARY),
+    case("log", lambda m, x: m.log(x), np.log, _pos(UNARY)),
+    case("sin", lambda m, x: m.sin(x), np.sin, UNARY),
+    case("cos", lambda m, x: x.cos(), np.cos, UNARY),
+    case("sqrt", lambda m, x: m.sqrt(x), np.sqrt, _pos(UNARY)),
+    case("tanh", lambda m, x: m.tanh(x), np.tanh, UNARY),
+    case("abs", lambda m, x: m.abs(x), np.abs, _kind(UNARY, "nonzero")),
+    case("sign", lambda m, x: m.sign(x), np.sign, UNARY),
+    case("floor", lambda m, x: m.floor(x * 3), lambda x: np.floor(x * 3), UNARY),
+    case("ceil", lambda m, x: m.ceil(x * 3), lambda x: np.ceil(x * 3), UNARY),
+    case("reciprocal", lambda m, x: m.reciprocal(x), np.reciprocal, _kind(UNARY, "nonzero")),
+    case("logical_not", lambda m, x: m.logical_not(x), np.logical_not, _kind(UNARY, "bool"),
+         grad=False, dtypes=("bool",)),
+    case("cast_f64", lambda m, x: x.double(), lambda x: x.astype(np.float64), UNARY),
+    case("cast_long", lambda m, x: (x * 3).long(), lambda x: (x * 3).astype(np.int64), UNARY,
+         grad=False),
+    case("cast_int_to_float", lambda m, x: x.float() / 2, lambda x: x.astype(np.float32) / 2,
+         _kind(UNARY, "int"), grad=False, dtypes=("int64",)),
+    # ---- elementwise unary composites
+    case("round", lambda m, x: m.round(x * 2), lambda x: np.round(x * 2), UNARY),
+    case("trunc", lambda m, x: m.trunc(x * 3), lambda x: np.trunc(x * 3), UNARY),
+    case("frac", lambda m, x: m.frac(x * 3), lambda x: x * 3 - np.trunc(x * 3), UNARY),
+    case("rsqrt", lambda m, x: m.rsqrt(x), lambda x: 1 / np.sqrt(x), _pos(UNARY)),
+    case("sigmoid", lambda m, x: m.sigmoid(x * 4), lambda x: _sigmoid(x * 4), UNARY),
+    case("sigmoid_extreme", lambda m, x: m.sigmoid(x * 200), lambda x: _sigmoid(x * 200),
+         [(A(9),)], grad=False),
+    case("relu", lambda m, x: m.relu(x), lambda x: np.maximum(x, 0), UNARY),
+    case("square", lambda m, x: m.square(x), np.square, UNARY),
+    case("log1p", lambda m, x: m.log1p(x), np.log1p, _pos(UNARY)),
+    case("expm1", lambda m, x: m.expm1(x), np.expm1, _pos(UNARY)),
+    case("exp2", lambda m, x: m.exp2(x), np.exp2, UNARY),
+    case("log2", lambda m, x: m.log2(x), np.log2, _pos(UNARY)),
+    case("tan", lambda m, x: m.tan(x), np.tan, _kind(UNARY, "unit")),
+    case("clamp", lambda m, x: m.clamp(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), UNARY),
+    case("clamp_min", lambda m, x: x.clamp(min=0.1), lambda x: np.maximum(x, 0.1), UNARY),
+    case("isnan", lambda m, x: m.isnan(m.log(x)), lambda x: np.isnan(np.log(x)), UNARY,
+         grad=False),
+    # ---- elementwise binary primitives
+    case("add", lambda m, x, y: x + y, np.add, BINARY),
+    case("add_alpha", lambda m, x, y: m.add(x, y, alpha=2), lambda x, y: x + 2 * y, BINARY),
+    case("sub", lambda m, x, y: x - y, np.subtract, BINARY),
+    case("rsub_scalar", lambda m, x: 2.5 - x, lambda x: 2.5 - x, UNARY),
+    case("mul", lambda m, x, y: x * y, np.multiply, BINARY),
+    case("div", lambda m, x, y: x / y, np.divide, [(a, Arg(b.shape, "nonzero", b.strided,
+                                                          b.transposed)) for a, b in BINARY]),
+    case("rdiv_scalar", lambda m, x: 1.5 / x, lambda x: 1.5 / x, _kind(UNARY, "nonzero")),
+    case("pow", lambda m, x, y: x ** y, np.power, _pos(BINARY)),
+    case("pow_scalar", lambda m, x: x ** 3, lambda x: x ** 3, UNARY),
+    case("pow_half", lambda m, x: x ** 0.5, np.sqrt, _pos(UNARY)),
+    case("rpow", lambda m, x: 2.0 ** x, lambda x: 2.0 ** x, UNARY),
+    case("maximum", lambda m, x, y: m.maximum(x, y), np.maximum, BINARY),
+    case("minimum", lambda m, x, y: m.minimum(x, y), np.minimum, BINARY),
+    case("eq", lambda m, x, y: x == y.round(), lambda x, y: x == np.round(y), BINARY,
+         grad=False),
+    case("ne", lambda m, x, y: x != y, np.not_equal, BINARY, grad=False),
+    case("lt", lambda m, x, y: x < y, np.less, BINARY, grad=False),
+    case("le", lambda m, x, y: m.le(x, y), np.less_equal, BINARY, grad=False),
+    case("gt", lambda m, x, y: x > y, np.greater, BINARY, grad=False),
+    case("ge", lambda m, x, y: x.ge(y), np.greater_equal, BINARY, grad=False),
+    case("logical_and", lambda m, x, y: m.logical_and(x, y), np.logical_and,
+         _kind(BINARY, "bool"), grad=False, dtypes=("bool",)),
+    case("logical_or", lambda m, x, y: x | y, np.logical_or, _kind(BINARY, "bool"),
+         grad=False, dtypes=("bool",)),
+    case("logical_xor", lambda m, x, y: m.logical_xor(x, y), np.logical_xor,
+         _kind(BINARY, "bool"), grad=False, dtypes=("bool",)),
+    case("int_add", lambda m, x, y: x + y * 3, lambda x, y: x + y * 3, _kind(BINARY, "int"),
+         grad=False, dtypes=("int64",)),
+    case("int_truediv", lambda m, x, y: x / (y * y + 1), lambda x, y: (x / (y * y + 1))
+         .astype(np.float32), _kind(BINARY, "int"), grad=False, dtypes=("int64",)),
+    case("floor_divide", lambda m, x, y: m.floor_divide(x, y), np.floor_divide,
+         [(a, Arg(b.shape, "nonzero")) for a, b in BINARY[:4]], grad=False),
+    case("remainder", lambda m, x, y: x % y, np.mod, [(a, Arg(b.shape, "nonzero"))
+                                                       for a, b in BINARY[:4]], grad=False),
+    case("int_floor_divide", lambda m, x, y: x // (y * y + 1), lambda x, y: x // (y * y + 1),
+         _kind(BINARY[:4], "int"), grad=False, dtypes=("int64",)),
+    case("where", lambda m, c, x, y: m.where(c, x, y), np.where,
+         [(A(3, 4, kind="bool"), A(3, 4), A(3, 4)), (A(4, 1, kind="bool"), A(3), A(4, 3)),
+          (A(0, 2, kind="bool"), A(0, 2), A(2))]),
+    case("where_scalar", lambda m, c, x: m.where(c, x, 0.0), lambda c, x: np.where(c, x, 0.0),
+         [(A(3, 4, kind="bool"), A(3, 4))]),
+    case("lerp", lambda m, x, y: m.lerp(x, y, 0.3), lambda x, y: x + (y - x) * 0.3, BINARY[:4]),
+    case("masked_fill", lambda m, x, c: x.masked_fill(c, -1.0),
+         lambda x, c: np.where(c, -1.0, x), [(A(3, 4), A(3, 4, kind="bool")),
+                                             (A(2, 3), A(3, kind="bool"))]),
+    # ---- reductions
+    case("sum", lambda m, x: x.sum(), np.sum, REDUCE + [(A(0, 3),), (A(),)]),
+    case("sum_dim", lambda m, x: x.sum(1), lambda x: x.sum(1), REDUCE + [(A(0, 3),)]),
+    case("sum_dims_keep", lambda m, x: m.sum(x, (0, -1), keepdim=True),
+         lambda x: x.sum((0, x.ndim - 1), keepdims=True), REDUCE),
+    case("sum_int", lambda m, x: x.sum(0), lambda x: x.sum(0), _kind(REDUCE, "int"),
+         grad=False, dtypes=("int64",)),
+    case("mean", lambda m, x: x.mean(), np.mean, REDUCE),
+    case("mean_dim", lambda m, x: m.mean(x, -1, keepdim=True),
+         lambda x: x.mean(-1, keepdims=True), REDUCE),
+    case("amax", lambda m, x: m.amax(x, 1), lambda x: x.max(1), REDUCE),
+    case("amax_all", lambda m, x: x.max(), np.max, REDUCE),
+    case("amin", lambda m, x: m.amin(x, (0, 1)), lambda x: x.min((0, 1)), REDUCE),
+    case("max_dim_values", lambda m, x: m.max(x, 1).values, lambda x: x.max(1), REDUCE),
+    case("max_dim_indices", lambda m, x: m.max(x, 1, keepdim=True).indices,
+         lambda x: x.argmax(1)[:, None] if x.ndim == 2 else np.expand_dims(x.argmax(1), 1),
+         REDUCE, grad=False),
+    case("min_dim", lambda m, x: x.min(0).values, lambda x: x.min(0), REDUCE),
+    case("argmax", lambda m, x: x.argmax(), lambda x: np.argmax(x), REDUCE, grad=False),
+    case("argmin_dim", lambda m, x: m.argmin(x, -1), lambda x: x.argmin(-1), REDUCE,
+         grad=False),
+    case("prod", lambda m, x: m.prod(x, 1), lambda x: x.prod(1), REDUCE + [(A(2, 0),)]),
+    case("prod_with_zero", lambda m, x: m.prod(m.relu(x), 0), lambda x: np.maximum(x, 0)
+         .prod(0), [(A(5, 3),)]),
+    case("prod_all", lambda m, x: x.prod(), np.prod, [(A(2, 3),)]),
+    case("var", lambda m, x: m.var(x, 1), lambda x: x.var(1, ddof=1), REDUCE),
+    case("var_all_biased", lambda m, x: x.var(unbiased=False), np.var, REDUCE),
+    case("std", lambda m, x: m.std(x, 0, correction=0, keepdim=True),
+         lambda x: x.std(0, keepdims=True), REDUCE),
+    case("logsumexp", lambda m, x: m.logsumexp(x, 1), lambda x: _logsumexp(x, 1), REDUCE),
+    case("softmax", lambda m, x: m.softmax(x, -1), lambda x: _softmax(x, -1), REDUCE),
+    case("softmax_dim0", lambda m, x: x.softmax(0), lambda x: _softmax(x, 0), REDUCE),
+    case("log_softmax", lambda m, x: m.log_softmax(x, 1),
+         lambda x: x - _logsumexp(x, 1, keepdims=True), REDUCE),
+    case("all", lambda m, x: m.all(x, 1), lambda x: x.all(1), _kind(REDUCE, "bool"),
+         grad=False, dtypes=("bool",)),
+    case("any", lambda m, x: x.any(), np.any, _kind(REDUCE, "bool"), grad=False,
+         dtypes=("bool",)),
+    case("cumsum", lambda m, x: m.cumsum(x, 1), lambda x: np.cumsum(x, 1), REDUCE),
+    # ---- linear algebra
+    case("matmul", lambda m, x, y: x @ y, np.matmul,
+         [(A(3, 4), A(4, 5)), (A(2, 3, 4), A(4, 2)), (A(2, 1, 3, 4), A(3, 4, 2)),
+          (A(4,), A(4, 3)), (A(3, 4), A(4,)), (A(5,), A(5,)), (A(0, 3), A(3, 2)),
+          (A(3, 0), A(0, 2)), (A(1, 1), A(1, 1)),
+          (A(3, 4, transposed=True), A(4, 2, strided=True))]),
+    case("mm", lambda m, x, y: m.mm(x, y), np.matmul, [(A(2, 3), A(3, 5))]),
+    case("bmm", lambda m, x, y: m.bmm(x, y), np.matmul, [(A(2, 3, 4), A(2, 4, 3))]),
+    case("dot", lambda m, x, y: m.dot(x, y), np.dot, [(A(7,), A(7,))]),
+    case("outer", lambda m, x, y: m.outer(x, y), np.outer, [(A(3,), A(4,))]),
+    case("einsum_matmul", lambda m, x, y: m.einsum("ij,jk->ik", x, y),
+         lambda x, y: np.einsum("ij,jk->ik", x, y), [(A(3, 4), A(4, 2))]),
+    case("einsum_batch", lambda m, x, y: m.einsum("bij,bkj->bik", x, y),
+         lambda x, y: np.einsum("bij,bkj->bik", x, y), [(A(2, 3, 4), A(2, 5, 4))]),
+    case("einsum_reduce", lambda m, x: m.einsum("ijk->j", x),
+         lambda x: np.einsum("ijk->j", x), [(A(2, 3, 4),)]),
+    case("einsum_outer_implicit", lambda m, x, y: m.einsum("i,j", x, y),
+         lambda x, y: np.einsum("i,j", x, y), [(A(3,), A(2,))]),
+    # ---- movement
+    case("reshape", lambda m, x: x.reshape(-1, 2), lambda x: x.reshape(-1, 2),
+         [(A(3, 4),), (A(2, 3, 2),), (A(0, 2),), (A(4, 3, transposed=True),)]),
+    case("view", lambda m, x: x.view(4, 3), lambda x: x.reshape(4, 3), [(A(3, 4),),
+                                                                          (A(2, 6),)]),
+    case("permute", lambda m, x: x.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1),
+         [(A(2, 3, 4),), (A(1, 0, 2),)]),
+    case("transpose", lambda m, x: m.transpose(x, 0, 1), lambda x: x.swapaxes(0, 1),
+         [(A(3, 4),), (A(2, 3, 4),)]),
+    case("t", lambda m, x: x.t(), lambda x: x.T, [(A(3, 4),), (A(5,),)]),
+    case("T_then_add", lambda m, x: x.T + 1, lambda x: x.T + 1, [(A(3, 4),)]),
+    case("squeeze", lambda m, x: x.squeeze(), np.squeeze, [(A(3, 1, 4, 1),), (A(1,),)]),
+    case("squeeze_dim", lambda m, x: x.squeeze(1), lambda x: np.squeeze(x, 1),
+         [(A(3, 1, 4),)]),
+    case("unsqueeze", lambda m, x: m.unsqueeze(x, -1), lambda x: x[..., None], UNARY[:4]),
+    case("flatten", lambda m, x: m.flatten(x, 1), lambda x: x.reshape(x.shape[0], -1),
+         [(A(2, 3, 4),), (A(2, 0, 3),)]),
+    case("expand", lambda m, x: x.expand(2, 3, 4), lambda x: np.broadcast_to(x, (2, 3, 4)),
+         [(A(3, 1),), (A(1, 4),), (A(),)]),
+    case("expand_as_add", lambda m, x, y: x.expand_as(y) * y, lambda x, y: x * y,
+         [(A(3, 1), A(3, 5))]),
+    case("repeat", lambda m, x: x.repeat(2, 3), lambda x: np.tile(x, (2, 3)),
+         [(A(2, 3),), (A(3,),)]),
+    case("cat", lambda m, x, y: m.cat([x, y], 1), lambda x, y: np.concatenate([x, y], 1),
+         [(A(2, 3), A(2, 4)), (A(2, 0), A(2, 2)), (A(1, 3, transposed=True), A(1, 1))],
+         exact_dtype=True),
+    case("cat_3", lambda m, x, y, z: m.cat((x, y, z)), lambda x, y, z: np.concatenate(
+        [x, y, z]), [(A(1, 2), A(3, 2), A(2, 2))]),
+    case("stack", lambda m, x, y: m.stack([x, y], -1), lambda x, y: np.stack([x, y], -1),
+         [(A(2, 3), A(2, 3))]),
+    case("split", lambda m, x: m.split(x, 2, 1)[1], lambda x: np.split(x, [2, 4], 1)[1],
+         [(A(3, 5),)]),
+    case("split_sizes", lambda m, x: x.split([1, 3], 0)[1], lambda x: x[1:4], [(A(4, 2),)]),
+    case("chunk", lambda m, x: x.chunk(3, 0)[2], lambda x: x[4:], [(A(6, 2),), (A(5, 2),)]),
+    case("narrow", lambda m, x: x.narrow(1, 1, 2), lambda x: x[:, 1:3], [(A(3, 4),)]),
+    case("flip", lambda m, x: m.flip(x, (0,)), lambda x: x[::-1], [(A(4, 3),)]),
+    case("tril", lambda m, x: m.tril(x), np.tril, [(A(4, 4),), (A(3, 5),)]),
+    case("triu", lambda m, x: m.triu(x, 1), lambda x: np.triu(x, 1), [(A(4, 4),)]),
+    case("getitem_basic", lambda m, x: x[1, ::2], lambda x: x[1, ::2], [(A(3, 5),),
+                                                                          (A(2, 4, 3),)]),
+    case("getitem_slices", lambda m, x: x[None, 1:, ..., -1], lambda x: x[None, 1:, ..., -1],
+         [(A(3, 4, 5),), (A(4, 3, transposed=True),)]),
+    case("getitem_step3", lambda m, x: x[::3, 1::2], lambda x: x[::3, 1::2], [(A(7, 6),),
+                                                                                (A(1, 1),)]),
+    case("getitem_empty", lambda m, x: x[2:2], lambda x: x[2:2], [(A(4, 3),)]),
+    case("getitem_intlist", lambda m, x: x[[0, 2, 2]], lambda x: x[[0, 2, 2]], [(A(3, 4),)]),
+    case("getitem_mask", lambda m, x: x[x > 0], lambda x: x[x > 0], [(A(3, 4),)]),
+    case("getitem_tensor_idx", lambda m, x, i: x[:, i], lambda x, i: x[:, i],
+         [(A(3, 5), A(4, kind="index:5")), (A(2, 3), A(2, 2, kind="index:3"))]),
+    case("getitem_pair_idx", lambda m, x, i, j: x[i, j], lambda x, i, j: x[i, j],
+         [(A(3, 4), A(5, kind="index:3"), A(5, kind="index:4"))]),
+    case("gather", lambda m, x, i: m.gather(x, 1, i), lambda x, i: np.take_along_axis(x, i, 1),
+         [(A(3, 4), A(3, 2, kind="index:4")), (A(2, 3), A(2, 5, kind="index:3"))]),
+    case("gather_dim0", lambda m, x, i: x.gather(0, i), lambda x, i: np.take_along_axis(
+        x, i, 0), [(A(3, 4), A(2, 4, kind="index:3"))]),
+    case("scatter_add", lambda m, x, i, s: x.scatter_add(1, i, s),
+         lambda x, i, s: _scatter_add(x, i, s), [(A(3, 4), A(3, 5, kind="index:4"), A(3, 5))]),
+    case("index_select", lambda m, x, i: m.index_select(x, 0, i), lambda x, i: x[i],
+         [(A(4, 3), A(5, kind="index:4")), (A(3, 2), A(0, kind="index:3"))]),
+    case("one_hot", lambda m, i: m.nn.functional.one_hot(i, 5), lambda i: np.eye(5,
+                                                                                 dtype=np.int64)[i],
+         [(A(4, kind="index:5"),), (A(2, 3, kind="index:5"),)], grad=False, dtypes=("int64",)),
+    case("pad", lambda m, x: m.nn.functional.pad(x, (1, 2, 0, 1), value=0.5),
+         lambda x: np.pad(x, ((0, 1), (1, 2)), constant_values=0.5), [(A(2, 3),)]),
+    case("pad_crop", lambda m, x: m.nn.functional.pad(x, (-1, 1)),
+         lambda x: np.pad(x[:, 1:], ((0, 0), (0, 1))), [(A(2, 4),)]),
+    # ---- nn.functional activations
+    case("leaky_relu", lambda m, x: m.nn.functional.leaky_relu(x, 0.1),
+         lambda x: np.where(x > 0, x, 0.1 * x), UNARY),
+    case("elu", lambda m, x: m.nn.functional.elu(x), lambda x: np.where(x > 0, x, np.expm1(x)),
+         UNARY),
+    case("gelu", lambda m, x: m.nn.functional.gelu(x), lambda x: 0.5 * x * (1 + verf(
+        x / math.sqrt(2))), UNARY, rtol=2e-6, atol=2e-7),
+    case("gelu_tanh", lambda m, x: m.nn.functional.gelu(x, approximate="tanh"),
+         lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
+         UNARY),
+    case("silu", lambda m, x: m.nn.functional.silu(x), lambda x: x * _sigmoid(x), UNARY),
+    case("softplus", lambda m, x: m.nn.functional.softplus(x * 10),
+         lambda x: np.where(x * 10 > 20, x * 10, np.log1p(np.exp(x * 10))), UNARY),
+    case("logsigmoid", lambda m, x: m.nn.functional.logsigmoid(x * 10),
+         lambda x: -np.logaddexp(0, -x * 10), UNARY),
+    case("hardtanh", lambda m, x: m.nn.functional.hardtanh(x), lambda x: np.clip(x, -1, 1),
+         UNARY),
+    case("normalize", lambda m, x: m.nn.functional.normalize(x, dim=1),
+         lambda x: x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12), REDUCE),
+    case("softmin", lambda m, x: m.nn.functional.softmin(x, 1), lambda x: _softmax(-x, 1),
+         REDUCE),
+]
+
+
+def _scatter_add(x, i, s):
+    out = x.copy()
+    grid = list(np.indices(i.shape, sparse=True))
+    grid[1] = i
+    np.add.at(out, tuple(grid), s[tuple(slice(0, d) for d in i.shape)])
+    return out
+
+
+BY_NAME = {c.name: c for c in OPS}
+assert len(BY_NAME) == len(OPS), "duplicate op names in the table"
