@@ -21,7 +21,6 @@ from .ir.printer import print_graph
 from .runtime import eager
 from .tensor import Tensor, _t, _wrap
 
-
 # ---------------------------------------------------------------- grad modes
 
 class set_grad_enabled:
@@ -142,6 +141,8 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     graph, seed_inputs, kept = autodiff.grad_graph(outs, wrt)
     if os.environ.get("GRAPHC_DEBUG", "0") not in ("", "0"):
         print(print_graph(graph), file=sys.stderr)
+    for n in graph.inputs[len(seed_inputs):]:  # forward values the VJP rules read
+        eager.check_saved(n)
     if create_graph:
         env = {id(s): seed for s, seed in zip(seed_inputs, seeds)}
         with set_grad_enabled(True):
@@ -149,7 +150,6 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     else:
         env = {id(s): seed.value for s, seed in zip(seed_inputs, seeds)}
         for n in graph.inputs[len(seed_inputs):]:
-            eager.check_saved(n)
             env[id(n)] = n.value
         results = [_wrap(make_leaf(v.shape, dt.from_numpy(v.dtype), v))
                    for v in eager.evaluate(graph, env)]

@@ -762,7 +762,7 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step <= 0 and n:
-            raise ValueArgumentError(f"split(): split_size must be positive, got {step}")
+            raise ShapeError(f"split(): split_size must be positive, got {step}")
         sizes = [_pymin(step, n - i) for i in range(0, n, step)] if n else [0]
     else:
         sizes = list(split_size_or_sections)

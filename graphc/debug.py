@@ -1,9 +1,10 @@
 """IR dumps of eager tensors: the recorded forward graph and the gradient graph."""
 from __future__ import annotations
 
-from .ir.graph import Graph
 from .ir.errors import ArgumentError
-from .ir.printer import print_graph, to_dot as _graph_to_dot
+from .ir.graph import Graph
+from .ir.printer import print_graph
+from .ir.printer import to_dot as _graph_to_dot
 from .tensor import Tensor
 
 STAGES = ("graph", "grad")

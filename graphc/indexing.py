@@ -199,8 +199,29 @@ def _refresh(x: Tensor) -> None:
     leaf.requires_grad = node.requires_grad and node.op is LEAF
     leaf.sink = node.sink
     x._node = leaf
-    if x._base is not None:
-        refresh_base(x)
+    after_write(x)
+
+
+def after_write(t: Tensor) -> None:
+    """After ``t``'s memory was written: its base and every other view of it see the write.
+
+    Their nodes are rebuilt from the base's new node (recording history when the
+    base requires grad), as PyTorch regenerates a view's grad_fn after an
+    in-place op on its base; a stale node would give wrong gradients.
+    """
+    if t._base is not None:
+        refresh_base(t)
+    base = t._base if t._base is not None else t
+    if not base._views:
+        return
+    prev, _state.grad_enabled = _state.grad_enabled, True
+    try:
+        for v in list(base._views):
+            n = v._node
+            if v is not t and n.vbox is not None and n.ver != n.vbox[0]:
+                v._node = v._view_fn(base)._node
+    finally:
+        _state.grad_enabled = prev
 
 
 def refresh_base(view: Tensor) -> None:

@@ -17,9 +17,15 @@ import numpy as np
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import EMPTY, LEAF, Node, _state, make_leaf
-from .ir.errors import (ArgumentError, AutogradError, DTypeError, ShapeError, TraceError,
-                        ValueArgumentError)
-from .ir.shapes import infer_reshape, normalize_axis, numel
+from .ir.errors import (
+    ArgumentError,
+    AutogradError,
+    DTypeError,
+    ShapeError,
+    TraceError,
+    ValueArgumentError,
+)
+from .ir.shapes import normalize_axis, numel
 from .runtime import eager as _eager  # noqa: F401  (installs the eager handler)
 
 DType = dt.DType
@@ -91,6 +97,7 @@ def _wrap(node: Node) -> Tensor:
     t._grad = None
     t._base = None
     t._view_fn = None
+    t._views = None
     return t
 
 
@@ -98,9 +105,14 @@ def _view(self: Tensor, node: Node, fn) -> Tensor:
     """Wrap a movement result; it shares memory with ``self`` and records how it was made."""
     t = _wrap(node)
     if node.vbox is self._node.vbox:
-        t._base = self._base if self._base is not None else self
+        base = t._base = self._base if self._base is not None else self
         prev = self._view_fn
         t._view_fn = fn if prev is None else (lambda b: fn(prev(b)))
+        # the base remembers its live views, so a write through any of them refreshes the rest
+        views = base._views
+        if views is None:
+            views = base._views = weakref.WeakSet()
+        views.add(t)
     return t
 
 
@@ -169,7 +181,7 @@ class AccumulateGrad(GradFn):
 class Tensor:
     """An n-dimensional array with autograd, PyTorch's names and semantics."""
 
-    __slots__ = ("_node", "_grad", "_base", "_view_fn", "__weakref__", "__dict__")
+    __slots__ = ("_node", "_grad", "_base", "_view_fn", "_views", "__weakref__", "__dict__")
     __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, *args) -> None:
@@ -179,6 +191,7 @@ class Tensor:
         else:
             src = empty(*args)
         self._node, self._grad, self._base, self._view_fn = src._node, None, None, None
+        self._views = None
 
     # ---- attributes
     @property
@@ -310,18 +323,24 @@ class Tensor:
 
     def item(self):
         if self.numel() != 1:
-            raise ValueArgumentError(f"a Tensor with {self.numel()} elements cannot be converted "
-                                     "to Scalar")
+            raise ShapeError(f"a Tensor with {self.numel()} elements cannot be converted to "
+                             "Scalar")  # RuntimeError, as PyTorch
         return self._value("call item() on").reshape(()).item()
 
     def tolist(self):
         return self._value("call tolist() on").tolist()
 
+    def _scalar(self):
+        if self.numel() != 1:  # ValueError here, as PyTorch
+            raise ValueArgumentError("only one element tensors can be converted to Python "
+                                     f"scalars (got shape {list(self.shape)})")
+        return self.item()
+
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
 
     def __index__(self) -> int:
         if self.dtype.kind != dt.INT or self.numel() != 1:
@@ -331,8 +350,8 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise ValueArgumentError(f"Boolean value of Tensor with more than one value is "
-                                     f"ambiguous (shape {list(self.shape)})")
+            raise ShapeError(f"Boolean value of Tensor with more than one value is ambiguous "
+                             f"(shape {list(self.shape)})")  # RuntimeError, as PyTorch
         return bool(self._value("use as a Python bool (if/while)").reshape(()).item())
 
     def __len__(self) -> int:
@@ -585,12 +604,13 @@ class Tensor:
         if not buf.flags.writeable:
             raise ShapeError(f"{op}(): unsupported operation: this tensor is an expanded view or "
                              "read-only memory; call .clone() before writing to it")
-        vbox = node.vbox
         if new.requires_grad and any(x is node for x in new.inputs):
-            node.value = buf.copy()  # the op's own backward reads the value before the write
-            if vbox[0] == node.ver:  # ... from its private copy, which later writes miss
-                node.vbox = [node.ver]
+            # the op's own backward reads the value before the write: give it a copy (as
+            # PyTorch saves original self); other readers of ``node`` see the version bump
+            orig = _state.handler.bind(P.CAST, (node,), {"dtype": node.dtype})
+            new.inputs = tuple(orig if x is node else x for x in new.inputs)
         np.copyto(buf, new.value, casting="unsafe")
+        vbox = node.vbox
         vbox[0] += 1
         if new.requires_grad:
             new.value, new.vbox, new.ver = buf, vbox, vbox[0]
@@ -601,9 +621,8 @@ class Tensor:
             leaf.requires_grad = node.requires_grad and node.op is LEAF
             leaf.sink = node.sink
             self._node = leaf
-        if self._base is not None:
-            from .indexing import refresh_base
-            refresh_base(self)
+        from .indexing import after_write
+        after_write(self)
         return self
 
     def add_(self, other, *, alpha=1) -> Tensor:
@@ -686,6 +705,11 @@ def _dtype_of_data(data) -> DType:
         return data.dtype
     if isinstance(data, np.ndarray):
         return dt.from_numpy(data.dtype)
+    if isinstance(data, np.generic):
+        try:  # numpy scalars keep their type, as in PyTorch (np.float64(1.5) -> float64)
+            return dt.from_numpy(data.dtype)
+        except TypeError:
+            pass  # a type graphc lacks (uint32, ...): by its kind, below
     if isinstance(data, (bool, np.bool_)):
         return dt.bool_
     if isinstance(data, numbers.Integral):

@@ -319,6 +319,7 @@ def test_repr_without_torch():
     assert repr(graphc.tensor([1.0], dtype=graphc.float64)) == \
         "tensor([1.], dtype=graphc.float64)"
     assert str(graphc.tensor(True)) == "tensor(True)"
+    assert repr(graphc.tensor([float("nan"), 1.0, float("inf")])) == "tensor([nan, 1., inf])"
 
 
 def test_format_spec_on_scalar():
@@ -550,6 +551,19 @@ def test_view_on_noncontiguous_raises_reshape_copies():
         x.view(6)
     r = x.reshape(6)
     np.testing.assert_array_equal(r.numpy(), np.arange(6).reshape(2, 3).T.reshape(6))
+
+
+def test_reshape_of_noncontiguous_is_a_copy():
+    base = graphc.arange(6.0).reshape(2, 3)
+    r = base.t().reshape(6)
+    np.testing.assert_array_equal(r.numpy(), [0, 3, 1, 4, 2, 5])
+    r.add_(1)  # a copy: neither the memory nor the version counter is shared
+    np.testing.assert_array_equal(base.numpy(), np.arange(6.0).reshape(2, 3))
+    assert base._version == 0
+    c = base.t().contiguous()
+    assert c.is_contiguous() and not base.t().is_contiguous()
+    c.zero_()
+    assert base.sum().item() == 15.0
 
 
 def test_view_invalid_size():

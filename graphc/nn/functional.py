@@ -8,9 +8,20 @@ from __future__ import annotations
 
 import math
 
-from ..composite import (_label, clamp, log_softmax, logsumexp, one_hot, relu, sigmoid,
-                         softmax, tanh, where)
-from ..composite import exp, log
+from ..composite import (
+    _label,
+    clamp,
+    exp,
+    log,
+    log_softmax,
+    logsumexp,
+    one_hot,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+    where,
+)
 from ..tensor import Tensor, _t
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",

@@ -5,9 +5,8 @@ one Node per op. A node records its inputs only when autograd needs them.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import warnings
+from collections.abc import Sequence
 from sys import _getframe
 
 import numpy as np
@@ -64,7 +63,10 @@ def _run_wrapped(op: Op, attrs: dict, vals: list, npd: np.dtype, err: Exception)
 
 def _user_loc() -> tuple[str, int]:
     """The user's file and line: usually three frames up (bind <- Tensor method <- user)."""
-    f = _getframe(3)
+    try:
+        f = _getframe(3)
+    except ValueError:  # called from the outermost frames of a program
+        f = _getframe(1)
     while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
         f = f.f_back
     return (f.f_code.co_filename, f.f_lineno) if f is not None else None

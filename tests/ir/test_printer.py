@@ -45,7 +45,7 @@ def parse(text: str):
     params = [PARAM.match(p) for p in head.group(2).split(", ")] if head.group(2) else []
     assert all(params), head.group(2)
     nodes = [NODE.match(line) for line in lines[1:-2]]
-    assert all(nodes), [line for line, m in zip(lines[1:-2], nodes) if not m]
+    assert all(nodes), [line for line, m in zip(lines[1:-2], nodes, strict=True) if not m]
     returned = lines[-2][len("  return "):].split(", ")
     return head.group(1), params, head.group(3), nodes, returned
 
@@ -74,7 +74,7 @@ def check_against_graph(text: str, graph: Graph) -> None:
     assert [p.group(2) for p in params] == [type_of(n) for n in graph.inputs]
     assert results == ", ".join(type_of(o) for o in graph.outputs)
     assert len(nodes) == len(graph.nodes)
-    for m, n in zip(nodes, graph.nodes):
+    for m, n in zip(nodes, graph.nodes, strict=True):
         assert m.group(2) == n.op.name
         assert m.group(4) == type_of(n)
         n_refs = sum(type(x) is Node for x in n.inputs)
