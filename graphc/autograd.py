@@ -130,7 +130,8 @@ def _seed(out: Tensor, grad) -> Node:
     return g._node
 
 
-def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, create_graph):
+def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, create_graph,
+         order: list[Node] | None = None):
     """Gradient tensors (or None) of ``wrt``; frees the graph unless retained."""
     outs = [t._node for t in outputs]
     for t in outputs:
@@ -138,7 +139,9 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
             raise AutogradError("element 0 of tensors does not require grad and does not have a "
                                 "grad_fn")
     seeds = [_seed(t, g) for t, g in zip(outputs, grads)]
-    graph, seed_inputs, kept = autodiff.grad_graph(outs, wrt)
+    if order is None:
+        order = autodiff.forward_order(outs)
+    graph, seed_inputs, kept = autodiff.grad_graph(outs, wrt, order=order)
     if os.environ.get("GRAPHC_DEBUG", "0") not in ("", "0"):
         print(print_graph(graph), file=sys.stderr)
     for n in graph.inputs[len(seed_inputs):]:  # forward values the VJP rules read
@@ -154,16 +157,16 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
         results = [_wrap(make_leaf(v.shape, dt.from_numpy(v.dtype), v))
                    for v in eager.evaluate(graph, env)]
     if not (retain_graph if retain_graph is not None else create_graph):
-        _free(outs)
+        _free(order)
     out: list[Tensor | None] = [None] * len(wrt)
     for i, r in zip(kept, results):
         out[i] = r
     return out
 
 
-def _free(outs: Sequence[Node]) -> None:
-    """Drop the recorded history behind ``outs`` (what retain_graph=False promises)."""
-    for n in autodiff.forward_order(outs):
+def _free(order: Sequence[Node]) -> None:
+    """Drop the recorded history of the nodes in ``order`` (what retain_graph=False promises)."""
+    for n in order:
         if n.op is not LEAF:
             n.inputs = ()
             n.freed = True
@@ -180,12 +183,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grad_tensors = [grad_tensors] * len(tensors)
+    order = autodiff.forward_order([t._node for t in tensors])
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         wrt = [t._node for t in inputs]
     else:
-        wrt = _sinks(tensors)
-    grads = _run(tensors, grad_tensors, wrt, retain_graph, create_graph)
+        wrt = [n for n in order if n.sink is not None]
+    grads = _run(tensors, grad_tensors, wrt, retain_graph, create_graph, order)
     for node, g in zip(wrt, grads):
         target = node.sink() if node.sink is not None else None
         if g is None or target is None:

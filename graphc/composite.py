@@ -692,7 +692,7 @@ def repeat(x, *sizes) -> Tensor:
                          "number of dimensions of tensor")
     x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
     inter = []
-    for r, s in zip(sizes, x.shape):
+    for s in x.shape:
         inter += [1, s]
     y = reshape(x, inter)
     target = []

@@ -21,7 +21,7 @@ NP_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "b
 def _params(with_dtypes=True, float_only=False):
     out = []
     for c in OPS:
-        for si, sample in enumerate(c.samples):
+        for si in range(len(c.samples)):
             dts = c.dtypes if with_dtypes else ("float64",)
             for d in dts:
                 if float_only and d not in ("float32", "float64"):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .core import LEAF, Node, RecordingHandler, get_handler, make_leaf, use_handler
 from .errors import AutogradError
-from .graph import Graph, topo_order
+from .graph import Graph
 from .ops import ADD, CAST, RESHAPE, SUM
 from .shapes import sum_axes_to
 
@@ -32,14 +32,40 @@ def _where(node: Node) -> str:
 
 
 def forward_order(outputs: Sequence[Node]) -> list[Node]:
-    """Nodes that require grad behind ``outputs``, inputs first; error on a freed graph."""
-    def stop(n: Node) -> bool:
-        if not n.requires_grad or n.op is LEAF:
-            return True
-        if n.freed:
-            raise _freed_error(n)
-        return False
-    return [n for n in topo_order(outputs, stop) if n.requires_grad]
+    """Nodes that require grad behind ``outputs``, inputs first; error on a freed graph.
+
+    Every eager backward() walks the graph with this, so it is a hand-written
+    iterative post-order over the nodes that require grad (no closures, no networkx).
+    """
+    order: list[Node] = []
+    seen: set[int] = set()
+    for out in outputs:
+        if type(out) is not Node or not out.requires_grad or id(out) in seen:
+            continue
+        seen.add(id(out))
+        stack = [[out, 0]]
+        while stack:
+            frame = stack[-1]
+            node = frame[0]
+            if node.freed:
+                raise _freed_error(node)
+            ins = node.inputs
+            i = frame[1]
+            while i < len(ins):
+                x = ins[i]
+                i += 1
+                if type(x) is Node and x.requires_grad and id(x) not in seen:
+                    seen.add(id(x))
+                    if x.op is LEAF:
+                        order.append(x)
+                    else:
+                        frame[1] = i
+                        stack.append([x, 0])
+                        break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
 
 
 def fit_to(g: Node, x: Node) -> Node:
@@ -56,13 +82,15 @@ def fit_to(g: Node, x: Node) -> Node:
 
 
 def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
-                   wrt: Sequence[Node]) -> list[Node | None]:
+                   wrt: Sequence[Node], order: list[Node] | None = None) -> list[Node | None]:
     """Cotangents of ``wrt`` given those of ``outputs``, built with the active handler.
 
     Only nodes on a path from ``wrt`` to ``outputs`` are differentiated; an
-    entry is None where no path exists.
+    entry is None where no path exists. ``order`` is ``forward_order(outputs)``
+    when the caller has it already.
     """
-    order = forward_order(outputs)
+    if order is None:
+        order = forward_order(outputs)
     targets = {id(w) for w in wrt}
     relevant: set[int] = set()
     for n in order:
@@ -92,8 +120,8 @@ def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
     return [ct.get(id(w)) for w in wrt]
 
 
-def grad_graph(outputs: Sequence[Node], wrt: Sequence[Node],
-               name: str = "backward") -> tuple[Graph, list[Node], list[int]]:
+def grad_graph(outputs: Sequence[Node], wrt: Sequence[Node], name: str = "backward",
+               order: list[Node] | None = None) -> tuple[Graph, list[Node], list[int]]:
     """Record the gradient graph of ``outputs`` with respect to ``wrt``.
 
     Returns the graph, its cotangent seed inputs (one per output, named
@@ -105,12 +133,26 @@ def grad_graph(outputs: Sequence[Node], wrt: Sequence[Node],
              for i, o in enumerate(outputs)]
     rec = RecordingHandler()
     with use_handler(rec):
-        grads = backward_nodes(outputs, seeds, wrt)
+        grads = backward_nodes(outputs, seeds, wrt, order)
     kept = [i for i, g in enumerate(grads) if g is not None]
     outs = [grads[i] for i in kept]
+    # the recorder's nodes are in creation order, which is topological: one reverse
+    # sweep keeps the live ones and finds the forward values they read (free inputs)
+    live = {id(o) for o in outs}
+    nodes = []
     own = {id(n) for n in rec.nodes}
-    free = [n for n in topo_order(outs, stop=lambda n: id(n) not in own) if id(n) not in own]
-    seed_ids = {id(s) for s in seeds}
-    inputs = seeds + [n for n in free if id(n) not in seed_ids]
-    nodes = [n for n in topo_order(outs, stop=lambda n: id(n) not in own) if id(n) in own]
+    for n in reversed(rec.nodes):
+        if id(n) in live:
+            nodes.append(n)
+            live.update(id(x) for x in n.inputs if type(x) is Node)
+    nodes.reverse()
+    free: dict[int, Node] = {id(s): s for s in seeds}  # inputs in order of first use
+    for n in nodes:
+        for x in n.inputs:
+            if type(x) is Node and id(x) not in own:
+                free.setdefault(id(x), x)
+    for o in outs:
+        if id(o) not in own:
+            free.setdefault(id(o), o)
+    inputs = list(free.values())
     return Graph(name, inputs, nodes, outs), seeds, kept

@@ -109,7 +109,8 @@ def _binary_infer(name: str, kind: str):
         if kind == "float":
             d = dt.float_of(d)
         elif kind == "arith" and d is dt.bool_ and name in ("sub", "pow"):
-            raise DTypeError(f"{name}(): not supported for bool tensors ({_operands(name, inputs)})")
+            raise DTypeError(f"{name}(): not supported for bool tensors "
+                             f"({_operands(name, inputs)})")
         return shape, d
     return infer
 

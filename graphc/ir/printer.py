@@ -97,7 +97,7 @@ def to_dot(graph: Graph) -> str:
     names = node_names(graph)
     out = [f'digraph "{_dot_escape(graph.name)}" {{', "  rankdir=TB;",
            '  node [shape=box, fontname="monospace"];']
-    for i, n in enumerate(graph.inputs + graph.nodes):
+    for n in graph.inputs + graph.nodes:
         label = names[id(n)]
         if n in graph.inputs:
             label += f"\n{type_str(n)}"

@@ -29,9 +29,12 @@ def run_op(op: Op, attrs: dict, vals: list, dtype: dt.DType) -> np.ndarray:
     """The numpy value of ``op`` on ``vals``, as an array of ``dtype``."""
     npd = dtype.np
     if op.cast_inputs:
-        for i, v in enumerate(vals):
-            if type(v) is _ndarray and v.dtype != npd:
-                vals[i] = v.astype(npd)
+        vals = [v.astype(npd) if type(v) is _ndarray and v.dtype != npd else v for v in vals]
+    return _call(op, attrs, vals, npd)
+
+
+def _call(op: Op, attrs: dict, vals: list, npd: np.dtype) -> np.ndarray:
+    """Run the numpy implementation on already-cast values; the result has dtype ``npd``."""
     try:
         ufunc = op.ufunc
         out = ufunc(*vals) if ufunc is not None else op.impl(attrs, *vals)
@@ -41,7 +44,7 @@ def run_op(op: Op, attrs: dict, vals: list, dtype: dt.DType) -> np.ndarray:
         raise DTypeError(f"{op.name}(): {e}") from None
     if type(out) is not _ndarray:
         out = np.asarray(out)
-    if out.dtype != npd:
+    if out.dtype is not npd and out.dtype != npd:
         out = out.astype(npd)
     return out
 
@@ -77,16 +80,21 @@ class EagerHandler(Handler):
 
     def bind(self, op: Op, inputs: Sequence, attrs: dict) -> Node:
         shape, dtype = op.infer(inputs, attrs)
+        npd = dtype.np
+        cast = op.cast_inputs
         record = False
         vals = []
-        for x in inputs:
+        for x in inputs:  # one pass: values, casts to the result type, whether to record
             if type(x) is Node:
-                vals.append(x.value)
+                v = x.value
+                if cast and v.dtype is not npd and v.dtype != npd:
+                    v = v.astype(npd)
+                vals.append(v)
                 if x.requires_grad:
                     record = True
             else:
                 vals.append(x)
-        out = run_op(op, attrs, vals, dtype)
+        out = _call(op, attrs, vals, npd)
         if record and _state.grad_enabled and op.differentiable and dtype.kind == 2:
             node = Node(op, tuple(inputs), attrs, shape, dtype)
             node.requires_grad = True
