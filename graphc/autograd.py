@@ -19,7 +19,7 @@ from .ir.errors import AutogradError, ShapeError
 from .ir.graph import Graph
 from .ir.printer import print_graph
 from .runtime import eager
-from .tensor import Tensor, _t, _wrap
+from .tensor import Tensor, _t, _wrap, full
 
 # ---------------------------------------------------------------- grad modes
 
@@ -122,7 +122,7 @@ def _seed(out: Tensor, grad) -> Node:
             raise AutogradError(f"grad can be implicitly created only for scalar outputs "
                                 f"(backward() on a tensor of shape {list(out.shape)}); pass "
                                 "`gradient` with the same shape")
-        return _t(1.0).type(out.dtype).expand(out.shape)._node
+        return full(out.shape, 1, dtype=out.dtype)._node
     g = _t(grad)
     if g.shape != out.shape:
         raise ShapeError(f"Mismatch in shape: grad_output has a shape of {list(g.shape)} and "

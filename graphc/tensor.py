@@ -479,25 +479,29 @@ class Tensor:
 
     # ---- arithmetic operators (the hot path: one bind each)
     def __add__(self, other):
-        return _wrap(_state.handler.bind(P.ADD, (self._node, _n(other)), EMPTY))
+        return _wrap(_state.handler.bind(P.ADD, (self._node, other._node if type(other) is Tensor
+                                                else _n(other)), EMPTY))
 
     def __radd__(self, other):
         return _wrap(_state.handler.bind(P.ADD, (_n(other), self._node), EMPTY))
 
     def __sub__(self, other):
-        return _wrap(_state.handler.bind(P.SUB, (self._node, _n(other)), EMPTY))
+        return _wrap(_state.handler.bind(P.SUB, (self._node, other._node if type(other) is Tensor
+                                                else _n(other)), EMPTY))
 
     def __rsub__(self, other):
         return _wrap(_state.handler.bind(P.SUB, (_n(other), self._node), EMPTY))
 
     def __mul__(self, other):
-        return _wrap(_state.handler.bind(P.MUL, (self._node, _n(other)), EMPTY))
+        return _wrap(_state.handler.bind(P.MUL, (self._node, other._node if type(other) is Tensor
+                                                else _n(other)), EMPTY))
 
     def __rmul__(self, other):
         return _wrap(_state.handler.bind(P.MUL, (_n(other), self._node), EMPTY))
 
     def __truediv__(self, other):
-        return _wrap(_state.handler.bind(P.DIV, (self._node, _n(other)), EMPTY))
+        return _wrap(_state.handler.bind(P.DIV, (self._node, other._node if type(other) is Tensor
+                                                else _n(other)), EMPTY))
 
     def __rtruediv__(self, other):
         return _wrap(_state.handler.bind(P.DIV, (_n(other), self._node), EMPTY))

@@ -31,17 +31,19 @@ class Node:
         "loc", "vbox", "ver", "sink", "name", "label", "freed", "__weakref__",
     )
 
-    def __init__(self, op: Op, inputs: tuple, attrs: dict, shape: tuple, dtype: DType) -> None:
+    def __init__(self, op: Op, inputs: tuple, attrs: dict, shape: tuple, dtype: DType,
+                 value: Any = None, requires_grad: bool = False, loc: Any = None,
+                 vbox: list | None = None, ver: int = 0) -> None:
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.shape = shape
         self.dtype = dtype
-        self.value = None
-        self.requires_grad = False
-        self.loc = None
-        self.vbox = None
-        self.ver = 0
+        self.value = value
+        self.requires_grad = requires_grad
+        self.loc = loc
+        self.vbox = vbox
+        self.ver = ver
         self.sink = None   # weakref to the Tensor whose .grad receives this node's gradient
         self.name = None   # input name for printing (argument names under tracing)
         self.label = None  # grad_fn name of the composite op that produced this node

@@ -97,7 +97,10 @@ def _binary_infer(name: str, kind: str):
         x, y = inputs
         sx = x.shape if type(x) is Node else ()
         sy = y.shape if type(y) is Node else ()
-        shape = sx if sx == sy else broadcast_shapes(sx, sy, op=name)
+        if sx == sy or not sy:
+            shape = sx
+        else:
+            shape = sy if not sx else broadcast_shapes(sx, sy, op=name)
         if kind == "bool":
             return shape, dt.bool_
         if type(x) is Node and type(y) is Node and x.dtype is y.dtype:

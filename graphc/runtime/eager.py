@@ -64,17 +64,6 @@ def _run_wrapped(op: Op, attrs: dict, vals: list, npd: np.dtype, err: Exception)
         raise DTypeError(f"{op.name}(): {e}") from None
 
 
-def _user_loc() -> tuple[str, int]:
-    """The user's file and line: usually three frames up (bind <- Tensor method <- user)."""
-    try:
-        f = _getframe(3)
-    except ValueError:  # called from the outermost frames of a program
-        f = _getframe(1)
-    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
-        f = f.f_back
-    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
-
-
 class EagerHandler(Handler):
     """Evaluates every bound node at once; records inputs only when grad is needed."""
 
@@ -94,20 +83,34 @@ class EagerHandler(Handler):
                     record = True
             else:
                 vals.append(x)
-        out = _call(op, attrs, vals, npd)
-        if record and _state.grad_enabled and op.differentiable and dtype.kind == 2:
-            node = Node(op, tuple(inputs), attrs, shape, dtype)
-            node.requires_grad = True
-            node.loc = _user_loc()
+        ufunc = op.ufunc
+        if ufunc is not None:  # elementwise fast path: what _call does, inlined
+            try:
+                out = ufunc(*vals)
+            except (ValueError, OverflowError):
+                out = _call(op, attrs, vals, npd)
+            if type(out) is not _ndarray:
+                out = np.asarray(out)
+            if out.dtype is not npd and out.dtype != npd:
+                out = out.astype(npd)
         else:
-            node = Node(LEAF, (), EMPTY, shape, dtype)
-        node.value = out
+            out = _call(op, attrs, vals, npd)
         # a view op's result shares the version counter only if numpy really made a view
         # (reshape of a non-contiguous array copies, and the copy has a .base too)
-        shared = op.view and out.base is not None and np.may_share_memory(out, vals[0])
-        node.vbox = inputs[0].vbox if shared else [0]
-        node.ver = node.vbox[0]
-        return node
+        if op.view and out.base is not None and np.may_share_memory(out, vals[0]):
+            vbox = inputs[0].vbox
+        else:
+            vbox = [0]
+        if record and _state.grad_enabled and op.differentiable and dtype.kind == 2:
+            try:  # the user's line: usually three frames up (us <- Tensor method <- user)
+                f = _getframe(2)
+            except ValueError:
+                f = _getframe(0)
+            while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+                f = f.f_back
+            loc = (f.f_code.co_filename, f.f_lineno) if f is not None else None
+            return Node(op, tuple(inputs), attrs, shape, dtype, out, True, loc, vbox, vbox[0])
+        return Node(LEAF, (), EMPTY, shape, dtype, out, False, None, vbox, vbox[0])
 
 
 EAGER = EagerHandler()
