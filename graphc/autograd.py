@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from .creation import full
 from .ir import autodiff
 from .ir import dtypes as dt
 from .ir.core import LEAF, Node, _state, make_leaf
@@ -19,7 +20,7 @@ from .ir.errors import AutogradError, ShapeError
 from .ir.graph import Graph
 from .ir.printer import print_graph
 from .runtime import eager
-from .tensor import Tensor, _t, _wrap, full
+from .tensor import Tensor, _t, _wrap
 
 # ---------------------------------------------------------------- grad modes
 
@@ -214,7 +215,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, g in enumerate(grads):
         if g is None:
             if materialize_grads:
-                from .tensor import zeros_like
+                from .creation import zeros_like
                 grads[i] = zeros_like(inputs[i])
             elif not allow_unused:
                 raise AutogradError("One of the differentiated Tensors appears to not have been "

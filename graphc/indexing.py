@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .creation import tensor
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import LEAF, _state, make_leaf
 from .ir.errors import IndexOutOfRange, ShapeError, ValueArgumentError
-from .tensor import Tensor, _bind, _t, _view, _wrap, tensor
+from .tensor import Tensor, _bind, _t, _view, _wrap
 
 
 def _item(it, x: Tensor):

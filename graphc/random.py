@@ -9,10 +9,11 @@ import math
 
 import numpy as np
 
+from .creation import _size_args, tensor
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.errors import ShapeError
-from .tensor import Tensor, _bind, _check_device, _size_args, tensor
+from .tensor import Tensor, _bind, _check_device
 
 DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 

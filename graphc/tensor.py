@@ -8,7 +8,6 @@ and ``indexing.py`` and are attached to Tensor there.
 """
 from __future__ import annotations
 
-import numbers
 import weakref
 from typing import Any
 
@@ -125,12 +124,16 @@ def _n(x: Any) -> Any:
     if isinstance(x, (np.number, np.bool_)):
         return x.item()
     if isinstance(x, (list, tuple, np.ndarray)):
+        from .creation import tensor
         return tensor(x)._node
     raise ArgumentError(f"expected a Tensor or a number, got {type(x).__name__}")
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else tensor(x)
+    if isinstance(x, Tensor):
+        return x
+    from .creation import tensor
+    return tensor(x)
 
 
 def _bind(op, *inputs, **attrs) -> Tensor:
@@ -186,6 +189,7 @@ class Tensor:
 
     def __init__(self, *args) -> None:
         # graphc.Tensor(data) / Tensor(*sizes), PyTorch's legacy constructor (float32)
+        from .creation import empty, tensor
         if len(args) == 1 and not isinstance(args[0], int):
             src = tensor(args[0], dtype=dt.float32)
         else:
@@ -377,6 +381,7 @@ class Tensor:
         return repr(self) if not spec else format(repr(self), spec)
 
     def __reduce_ex__(self, proto):
+        from .creation import tensor
         return (tensor, (self.detach().numpy(), self.dtype, None, self.requires_grad))
 
     # ---- detaching, copying, conversion
@@ -700,185 +705,3 @@ def _cast_to(node: Node, dtype: DType, copy: bool = False) -> Node:
     if node.dtype is dtype and not copy:
         return node
     return _state.handler.bind(P.CAST, (node,), {"dtype": dtype})
-
-
-# ---------------------------------------------------------------- creation
-
-def _dtype_of_data(data) -> DType:
-    if isinstance(data, Tensor):
-        return data.dtype
-    if isinstance(data, np.ndarray):
-        return dt.from_numpy(data.dtype)
-    if isinstance(data, np.generic):
-        try:  # numpy scalars keep their type, as in PyTorch (np.float64(1.5) -> float64)
-            return dt.from_numpy(data.dtype)
-        except TypeError:
-            pass  # a type graphc lacks (uint32, ...): by its kind, below
-    if isinstance(data, (bool, np.bool_)):
-        return dt.bool_
-    if isinstance(data, numbers.Integral):
-        return dt.int64
-    if isinstance(data, numbers.Real):
-        return dt.get_default_dtype()
-    if isinstance(data, (list, tuple)):
-        kinds = [_dtype_of_data(x) for x in data]
-        if not kinds:
-            return dt.get_default_dtype()
-        out = kinds[0]
-        for k in kinds[1:]:
-            out = dt.promote_types(out, k)
-        return out
-    raise ArgumentError(f"Could not infer dtype of {type(data).__name__}")
-
-
-def _to_array(data, dtype: DType | None) -> np.ndarray:
-    if isinstance(data, Tensor):
-        data = data._value("copy")
-    d = dtype or _dtype_of_data(data)
-    try:
-        arr = np.array(data, dtype=d.np)
-    except (ValueError, TypeError) as e:
-        raise ValueArgumentError(f"tensor(): could not convert the data to {d}: {e}") from None
-    if arr.dtype == object:
-        raise ArgumentError("tensor(): nested sequences must have a regular shape")
-    return arr
-
-
-def _leaf(arr: np.ndarray, requires_grad: bool = False, dev=None) -> Tensor:
-    _check_device(dev)
-    t = _bind(P.CONSTANT, value=arr, shape=arr.shape, dtype=dt.from_numpy(arr.dtype))
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def tensor(data, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays, tensors)."""
-    return _leaf(_to_array(data, dtype), requires_grad, device)
-
-
-def as_tensor(data, dtype: DType | None = None, device=None) -> Tensor:
-    """Like ``tensor`` but shares memory with a numpy array or tensor when it can."""
-    if isinstance(data, Tensor) and (dtype is None or dtype is data.dtype):
-        return data
-    if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype):
-        return from_numpy(data)
-    return tensor(data, dtype=dtype, device=device)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with ``array``."""
-    if not isinstance(array, np.ndarray):
-        raise ArgumentError(f"from_numpy(): expected np.ndarray (got {type(array).__name__})")
-    d = dt.from_numpy(array.dtype)
-    leaf = make_leaf(array.shape, d, array)
-    return _wrap(leaf)
-
-
-def _size_args(size) -> tuple[int, ...]:
-    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
-        size = tuple(size[0])
-    out = []
-    for s in size:
-        if isinstance(s, Tensor):
-            s = int(s)
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise ArgumentError(f"size must be a sequence of ints, got {type(s).__name__}")
-        if s < 0:
-            raise ShapeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
-        out.append(int(s))
-    return tuple(out)
-
-
-def full(size, fill_value, *, dtype: DType | None = None, device=None,
-         requires_grad: bool = False) -> Tensor:
-    shape = _size_args((size,) if isinstance(size, int) else tuple(size))
-    d = dtype or dt.of_scalar(fill_value)
-    _check_device(device)
-    t = _bind(P.CONSTANT, value=fill_value, shape=shape, dtype=d)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def zeros(*size, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
-    return full(_size_args(size), 0, dtype=dtype or dt.get_default_dtype(), device=device,
-                requires_grad=requires_grad)
-
-
-def ones(*size, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
-    return full(_size_args(size), 1, dtype=dtype or dt.get_default_dtype(), device=device,
-                requires_grad=requires_grad)
-
-
-def empty(*size, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
-
-
-def _like(fn, x: Tensor, dtype, kwargs):
-    return fn(x.shape, dtype=dtype or x.dtype, **kwargs)
-
-
-def zeros_like(x, *, dtype=None, **kw) -> Tensor:
-    return _like(zeros, _t(x), dtype, kw)
-
-
-def ones_like(x, *, dtype=None, **kw) -> Tensor:
-    return _like(ones, _t(x), dtype, kw)
-
-
-def empty_like(x, *, dtype=None, **kw) -> Tensor:
-    return _like(empty, _t(x), dtype, kw)
-
-
-def full_like(x, fill_value, *, dtype=None, **kw) -> Tensor:
-    x = _t(x)
-    return full(x.shape, fill_value, dtype=dtype or x.dtype, **kw)
-
-
-def arange(start, end=None, step=1, *, dtype: DType | None = None, device=None,
-           requires_grad: bool = False) -> Tensor:
-    if end is None:
-        start, end = 0, start
-    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    if dtype is None:
-        dtype = (dt.int64 if all(isinstance(v, (int, np.integer)) for v in vals)
-                 else dt.get_default_dtype())
-    _check_device(device)
-    t = _bind(P.ARANGE, start=vals[0], stop=vals[1], step=vals[2], dtype=dtype)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def linspace(start, end, steps: int, *, dtype: DType | None = None, device=None,
-             requires_grad: bool = False) -> Tensor:
-    if steps < 0:
-        raise ShapeError("linspace(): number of steps must be non-negative")
-    dtype = dtype or dt.get_default_dtype()
-    if steps == 1:
-        return full((1,), start, dtype=dtype, device=device, requires_grad=requires_grad)
-    step = (end - start) / max(steps - 1, 1)
-    i = arange(steps, dtype=dt.float64, device=device)
-    # PyTorch fills the second half from the end, so that the last value is exactly ``end``
-    half = steps // 2
-    vals = composite_where(i < half, i * step + start, end - (steps - 1 - i) * step)
-    t = vals.type(dtype)
-    if requires_grad:
-        t = t.detach().requires_grad_(True)
-    return t
-
-
-def eye(n: int, m: int | None = None, *, dtype: DType | None = None, device=None,
-        requires_grad: bool = False) -> Tensor:
-    m = n if m is None else m
-    r = arange(n).reshape(n, 1) == arange(m).reshape(1, m)
-    t = r.type(dtype or dt.get_default_dtype())
-    _check_device(device)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
-def composite_where(cond, x, y) -> Tensor:
-    return _bind(P.WHERE, _n(cond), _n(x), _n(y))

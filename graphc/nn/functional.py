@@ -150,9 +150,10 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = Non
 
     Negative widths crop, as in PyTorch. Modes: constant, replicate, reflect, circular.
     """
+    from ..creation import arange
     from ..ir import ops as P
     from ..ir.errors import ShapeError, ValueArgumentError
-    from ..tensor import _bind, arange
+    from ..tensor import _bind
     x = _t(x)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ShapeError(f"pad(): padding length {len(pad)} must be even and at most twice the "

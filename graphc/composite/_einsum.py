@@ -1,8 +1,8 @@
 """einsum: contractions lowered to permute, sum, expand and batched matmul."""
 from __future__ import annotations
 
-from .ir.errors import ShapeError, ValueArgumentError
-from .tensor import Tensor, _t
+from ..ir.errors import ShapeError, ValueArgumentError
+from ..tensor import Tensor, _t
 
 
 def _parse(equation: str, n: int) -> tuple[list[str], str]:

@@ -1,0 +1,219 @@
+"""Reductions written with ``sum`` and ``max``: mean, var, argmax, prod, softmax, ..."""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+from ..creation import arange
+from ..ir import dtypes as dt
+from ..ir import ops as P
+from ..ir.errors import DTypeError
+from ..ir.shapes import normalize_axes, normalize_axis
+from ..tensor import Tensor, _bind, _t
+from ._util import _float, _label, _pymax
+from .elementwise import exp, isinf, isnan, log, logical_not, maximum, minimum, sqrt, where
+from .linalg import matmul
+from .shape import movedim
+
+
+def _axes(x: Tensor, dim, op: str) -> tuple[int, ...]:
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(x.ndim))
+    return normalize_axes(dim, x.ndim, op)
+
+
+def sum(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    x = _t(x)
+    if dtype is not None:
+        x = x.type(dtype)
+    out = _bind(P.SUM, x._node, axes=_axes(x, dim, "sum"), keepdims=keepdim)
+    return _label(out, "SumBackward0" if dim is None else "SumBackward1")
+
+
+def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    x = _t(x)
+    if dtype is not None:
+        x = x.type(dtype)
+    if x.dtype.kind != dt.FLOAT:
+        raise DTypeError(f"mean(): could not infer output dtype. Input dtype must be either a "
+                         f"floating point or complex dtype. Got: {x.dtype.name}")
+    axes = _axes(x, dim, "mean")
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    s = _bind(P.SUM, x._node, axes=axes, keepdims=keepdim)
+    return _label(s / n if n else s * math.nan, "MeanBackward1" if dim is not None
+                  else "MeanBackward0")
+
+
+def amax(x, dim=(), keepdim: bool = False) -> Tensor:
+    x = _t(x)
+    return _label(_bind(P.MAX, x._node, axes=_axes(x, dim, "amax"), keepdims=keepdim),
+                  "AmaxBackward0")
+
+
+def amin(x, dim=(), keepdim: bool = False) -> Tensor:
+    x = _t(x)
+    if x.dtype is dt.bool_ or (x.dtype.kind == dt.INT and not x.dtype.is_signed):
+        return amax(x.long().neg(), dim, keepdim).neg().type(x.dtype)
+    return _label(-amax(-x, dim, keepdim), "AminBackward0")
+
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+MinMax.__repr__ = lambda self: (f"graphc.return_types(\nvalues={self.values!r},\n"
+                                f"indices={self.indices!r})")
+
+
+def _index_of(x: Tensor, m: Tensor, dim: int, keepdim: bool) -> Tensor:
+    """Index of the first element along ``dim`` equal to ``m`` (broadcast with keepdim)."""
+    n = x.shape[dim]
+    shape = [1] * x.ndim
+    shape[dim] = n
+    idx = arange(n).reshape(shape)
+    hit = (x == m) | (isnan(x) if x.dtype.kind == dt.FLOAT else False)
+    cand = where(hit, idx, n)
+    return amin(cand, dim, keepdim)
+
+
+def max(x, dim=None, keepdim: bool = False):  # noqa: A001
+    """max(x) -> scalar; max(x, dim) -> (values, indices); max(x, other) -> maximum."""
+    x = _t(x)
+    if isinstance(dim, Tensor):
+        return maximum(x, dim)
+    if dim is None:
+        return _label(amax(x), "MaxBackward1")
+    d = normalize_axis(dim, x.ndim, "max")
+    values = _label(amax(x, d, keepdim), "MaxBackward0")
+    return MinMax(values, _index_of(x.detach(), amax(x.detach(), d, True), d, keepdim))
+
+
+def min(x, dim=None, keepdim: bool = False):  # noqa: A001
+    x = _t(x)
+    if isinstance(dim, Tensor):
+        return minimum(x, dim)
+    if dim is None:
+        return _label(amin(x), "MinBackward1")
+    d = normalize_axis(dim, x.ndim, "min")
+    values = _label(amin(x, d, keepdim), "MinBackward0")
+    return MinMax(values, _index_of(x.detach(), amin(x.detach(), d, True), d, keepdim))
+
+
+def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
+    x = _t(x).detach()
+    if dim is None:
+        return argmax(x.reshape(-1), 0)
+    d = normalize_axis(dim, x.ndim, "argmax")
+    return _index_of(x, amax(x, d, True), d, keepdim)
+
+
+def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
+    x = _t(x).detach()
+    if dim is None:
+        return argmin(x.reshape(-1), 0)
+    d = normalize_axis(dim, x.ndim, "argmin")
+    return _index_of(x, amin(x, d, True), d, keepdim)
+
+
+def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product by a tree of multiplications: exact gradients even where elements are 0."""
+    x = _t(x)
+    if dtype is not None:
+        x = x.type(dtype)
+    elif x.dtype.kind != dt.FLOAT:
+        x = x.long()
+    if dim is None:
+        out = prod(x.reshape(-1), 0)
+        return _label(out.reshape([1] * x.ndim) if keepdim else out, "ProdBackward0")
+    d = normalize_axis(dim, x.ndim, "prod")
+    y = movedim(x, d, -1)
+    n = y.shape[-1]
+    if n == 0:  # the empty product: ones, still attached to x (zero gradient) like PyTorch
+        y = sum(y, -1, keepdim=True) * 0 + 1
+    while n > 1:
+        if n % 2:
+            y = _bind(P.PAD, y._node, widths=((0, 0),) * (y.ndim - 1) + ((0, 1),), value=1)
+            n += 1
+        y = y[..., : n // 2] * y[..., n // 2:]
+        n //= 2
+    y = y.squeeze(-1)
+    return _label(y.unsqueeze(d) if keepdim else y, "ProdBackward1")
+
+
+def var(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    x = _t(x)
+    if x.dtype.kind != dt.FLOAT:
+        raise DTypeError(f"var(): input dtype should be floating point, got {x.dtype.name}")
+    if isinstance(dim, bool):  # var(x, False): the old positional `unbiased`
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = _axes(x, dim, "var")
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    dev = x - mean(x, axes, keepdim=True)
+    s = sum(dev * dev, axes, keepdim)
+    return _label(s / _pymax(n - correction, 0), "VarBackward0")
+
+
+def std(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    v = var(x, dim, unbiased, keepdim, correction=correction)
+    # zero gradient where the deviation is 0 (PyTorch's std_backward), not 0 * inf
+    positive = v > 0
+    return _label(where(positive, sqrt(where(positive, v, 1.0)), 0.0), "StdBackward0")
+
+
+def var_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
+
+
+def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
+    x = _float(_t(x))
+    m = amax(x, dim, keepdim=True)
+    m = where(isinf(m), 0.0, m)
+    out = log(sum(exp(x - m), dim, keepdim=True)) + m
+    if not keepdim:
+        out = out.squeeze(_axes(x, dim, "logsumexp"))
+    return _label(out, "LogsumexpBackward0")
+
+
+def softmax(x, dim: int, dtype=None) -> Tensor:
+    x = _float(_t(x) if dtype is None else _t(x).type(dtype))
+    e = exp(x - amax(x, dim, keepdim=True))
+    return _label(e / sum(e, dim, keepdim=True), "SoftmaxBackward0")
+
+
+def log_softmax(x, dim: int, dtype=None) -> Tensor:
+    x = _float(_t(x) if dtype is None else _t(x).type(dtype))
+    return _label(x - logsumexp(x, dim, keepdim=True), "LogSoftmaxBackward0")
+
+
+def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    x = _t(x)
+    falses = sum(logical_not(x.bool()), dim, keepdim)
+    return falses == 0
+
+
+def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    x = _t(x)
+    return sum(x.bool(), dim, keepdim) > 0
+
+
+def count_nonzero(x, dim=None) -> Tensor:
+    return sum(_t(x) != 0, dim)
+
+
+def cumsum(x, dim: int) -> Tensor:
+    """Cumulative sum as a matmul with a triangular mask (exact gradients, small dims)."""
+    x = _t(x)
+    d = normalize_axis(dim, x.ndim, "cumsum")
+    n = x.shape[d]
+    i = arange(n)
+    tri = (i.reshape(n, 1) <= i.reshape(1, n)).type(x.dtype if x.dtype.kind == dt.FLOAT
+                                                    else dt.int64)
+    y = movedim(x if x.dtype.kind == dt.FLOAT else x.long(), d, -1)
+    return movedim(matmul(y, tri), -1, d)

@@ -1,0 +1,405 @@
+"""Shape and indexing composites: views, cat/stack/split, gather/scatter, one_hot."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..creation import arange, tensor
+from ..ir import dtypes as dt
+from ..ir import ops as P
+from ..ir.errors import ArgumentError, DTypeError, ShapeError, ValueArgumentError
+from ..ir.shapes import broadcast_shapes, infer_reshape, normalize_axes, normalize_axis
+from ..tensor import Tensor, _bind, _t, _view
+from ._util import _label, _pymax, _pymin, _pysum
+from .elementwise import clamp, where
+
+
+def _shape_args(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x, *shape) -> Tensor:
+    x = _t(x)
+    new = infer_reshape(x.shape, _shape_args(shape), "reshape")
+    if new == x.shape:
+        return _alias(x)
+    return _view(x, _bind(P.RESHAPE, x._node, shape=new)._node,
+                 lambda b: b.reshape(new))
+
+
+def _alias(x: Tensor) -> Tensor:
+    """A new tensor object on the same node (PyTorch returns a view for no-op reshapes)."""
+    return _view(x, _bind(P.RESHAPE, x._node, shape=x.shape)._node, lambda b: b)
+
+
+def view(x, *shape) -> Tensor:
+    x = _t(x)
+    if len(shape) == 1 and isinstance(shape[0], dt.DType):
+        raise ArgumentError("view(dtype) is not supported; use .type(dtype)")
+    out = reshape(x, *shape)
+    v = x._node.value
+    if v is not None and out._node.vbox is not x._node.vbox and v.size:
+        raise ShapeError(f"view(): view size {list(out.shape)} is not compatible with input "
+                         f"tensor's size and stride {list(x.shape)} (at least one dimension "
+                         "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return _label(out, "ViewBackward0")
+
+
+def view_as(x, other) -> Tensor:
+    return view(x, _t(other).shape)
+
+
+def reshape_as(x, other) -> Tensor:
+    return reshape(x, _t(other).shape)
+
+
+def permute(x, *dims) -> Tensor:
+    x = _t(x)
+    dims = _shape_args(dims)
+    if len(dims) != x.ndim:
+        raise ShapeError(f"permute(): number of dims don't match in permute: {list(dims)} for "
+                         f"a {x.ndim}-D tensor")
+    perm = tuple(normalize_axis(d, x.ndim, "permute") for d in dims)
+    if perm == tuple(range(x.ndim)):
+        return _alias(x)
+    return _view(x, _bind(P.PERMUTE, x._node, perm=perm)._node, lambda b: b.permute(perm))
+
+
+def transpose(x, dim0: int, dim1: int) -> Tensor:
+    x = _t(x)
+    perm = list(range(x.ndim))
+    a, b = normalize_axis(dim0, x.ndim, "transpose"), normalize_axis(dim1, x.ndim, "transpose")
+    if x.ndim == 0:
+        return _alias(x)
+    perm[a], perm[b] = perm[b], perm[a]
+    return _label(permute(x, perm), "TransposeBackward0")
+
+
+swapaxes = swapdims = transpose
+
+
+def t(x) -> Tensor:
+    x = _t(x)
+    if x.ndim > 2:
+        raise ShapeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return _label(transpose(x, 0, -1), "TBackward0") if x.ndim == 2 else _alias(x)
+
+
+def movedim(x, source: int, destination: int) -> Tensor:
+    x = _t(x)
+    s, d = normalize_axis(source, x.ndim, "movedim"), normalize_axis(destination, x.ndim,
+                                                                      "movedim")
+    perm = [i for i in range(x.ndim) if i != s]
+    perm.insert(d, s)
+    return permute(x, perm)
+
+
+def squeeze(x, dim=None) -> Tensor:
+    x = _t(x)
+    if dim is None:
+        axes = tuple(i for i, s in enumerate(x.shape) if s == 1)
+    else:
+        axes = tuple(a for a in normalize_axes(dim, x.ndim, "squeeze")
+                     if x.ndim and x.shape[a] == 1)
+    new = tuple(s for i, s in enumerate(x.shape) if i not in axes)
+    return _label(reshape(x, new), "SqueezeBackward0")
+
+
+def unsqueeze(x, dim: int) -> Tensor:
+    x = _t(x)
+    d = normalize_axis(dim, x.ndim + 1, "unsqueeze")
+    new = x.shape[:d] + (1,) + x.shape[d:]
+    return _label(reshape(x, new), "UnsqueezeBackward0")
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    x = _t(x)
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = normalize_axis(start_dim, x.ndim, "flatten"), normalize_axis(end_dim, x.ndim,
+                                                                        "flatten")
+    if s > e:
+        raise ShapeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    n = 1
+    for d in x.shape[s:e + 1]:
+        n *= d
+    return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1:])
+
+
+def unflatten(x, dim: int, sizes) -> Tensor:
+    x = _t(x)
+    d = normalize_axis(dim, x.ndim, "unflatten")
+    sizes = infer_reshape((x.shape[d],), tuple(sizes), "unflatten")
+    return reshape(x, x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+def expand(x, *sizes) -> Tensor:
+    x = _t(x)
+    sizes = _shape_args(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ShapeError(f"expand(): the number of sizes provided ({len(sizes)}) must be greater "
+                         f"or equal to the number of dimensions in the tensor ({x.ndim})")
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    if shape == x.shape:
+        return _alias(x)
+    out = _bind(P.EXPAND, x._node, shape=shape)
+    return _view(x, out._node, lambda b: b.expand(shape))
+
+
+def expand_as(x, other) -> Tensor:
+    return expand(x, _t(other).shape)
+
+
+def broadcast_to(x, shape) -> Tensor:
+    return expand(x, tuple(shape))
+
+
+def broadcast_tensors(*tensors) -> tuple[Tensor, ...]:
+    shape = broadcast_shapes(*(_t(x).shape for x in tensors), op="broadcast_tensors")
+    return tuple(expand(x, shape) for x in tensors)
+
+
+def repeat(x, *sizes) -> Tensor:
+    x = _t(x)
+    sizes = _shape_args(sizes)
+    if len(sizes) < x.ndim:
+        raise ShapeError("repeat(): number of dimensions of repeat dims can not be smaller than "
+                         "number of dimensions of tensor")
+    x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
+    inter = []
+    for s in x.shape:
+        inter += [1, s]
+    y = reshape(x, inter)
+    target = []
+    for r, s in zip(sizes, x.shape):
+        target += [r, s]
+    y = _bind(P.EXPAND, y._node, shape=tuple(target))
+    return reshape(y, tuple(r * s for r, s in zip(sizes, x.shape)))
+
+
+def tile(x, dims) -> Tensor:
+    x = _t(x)
+    dims = tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+def cat(tensors: Sequence, dim: int = 0) -> Tensor:
+    ts = [_t(x) for x in tensors]
+    if not ts:
+        raise ShapeError("cat(): expected a non-empty list of Tensors")
+    # PyTorch skips legacy empty 1-D tensors of shape (0,)
+    real = [x for x in ts if not (x.ndim == 1 and x.shape[0] == 0)] or ts[:1]
+    d = normalize_axis(dim, real[0].ndim, "cat")
+    if len(real) == 1:
+        return real[0].clone()
+    return _bind(P.CONCAT, *[x._node for x in real], axis=d)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Sequence, dim: int = 0) -> Tensor:
+    ts = [_t(x) for x in tensors]
+    if not ts:
+        raise ShapeError("stack(): expects a non-empty TensorList")
+    for x in ts[1:]:
+        if x.shape != ts[0].shape:
+            raise ShapeError(f"stack(): expects each tensor to be equal size, but got "
+                             f"{list(ts[0].shape)} and {list(x.shape)}")
+    d = normalize_axis(dim, ts[0].ndim + 1, "stack")
+    return _label(cat([unsqueeze(x, d) for x in ts], d), "StackBackward0")
+
+
+def hstack(tensors) -> Tensor:
+    ts = [_t(x) for x in tensors]
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    return cat([x if _t(x).ndim > 1 else _t(x).reshape(1, -1) for x in tensors], 0)
+
+
+def narrow(x, dim: int, start: int, length: int) -> Tensor:
+    x = _t(x)
+    d = normalize_axis(dim, x.ndim, "narrow")
+    start = start + x.shape[d] if start < 0 else start
+    if not 0 <= start <= start + length <= x.shape[d]:
+        raise ShapeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size "
+                         f"({x.shape[d]})")
+    idx = (slice(None),) * d + (slice(start, start + length),)
+    return x[idx]
+
+
+def split(x, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+    x = _t(x)
+    d = normalize_axis(dim, x.ndim, "split")
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and n:
+            raise ShapeError(f"split(): split_size must be positive, got {step}")
+        sizes = [_pymin(step, n - i) for i in range(0, n, step)] if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if _pysum(sizes) != n:
+            raise ShapeError(f"split_with_sizes(): expects split_sizes to sum exactly to {n} "
+                             f"(input tensor's size at dimension {d}), but got {sizes}")
+    out, pos = [], 0
+    for s in sizes:
+        out.append(narrow(x, d, pos, s))
+        pos += s
+    return tuple(out)
+
+
+def chunk(x, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    x = _t(x)
+    if chunks <= 0:
+        raise ValueArgumentError(f"chunk(): chunks must be greater than 0, got {chunks}")
+    n = x.shape[normalize_axis(dim, x.ndim, "chunk")]
+    return split(x, _pymax(1, -(-n // chunks)), dim)
+
+
+def unbind(x, dim: int = 0) -> tuple[Tensor, ...]:
+    x = _t(x)
+    d = normalize_axis(dim, x.ndim, "unbind")
+    return tuple(squeeze(s, d) for s in split(x, 1, d)) if x.shape[d] else ()
+
+
+def tril(x, diagonal: int = 0) -> Tensor:
+    x = _t(x)
+    r, c = x.shape[-2], x.shape[-1]
+    keep = arange(r).reshape(r, 1) + diagonal >= arange(c).reshape(1, c)
+    return where(keep, x, 0)
+
+
+def triu(x, diagonal: int = 0) -> Tensor:
+    x = _t(x)
+    r, c = x.shape[-2], x.shape[-1]
+    keep = arange(r).reshape(r, 1) + diagonal <= arange(c).reshape(1, c)
+    return where(keep, x, 0)
+
+
+def flip(x, dims) -> Tensor:
+    x = _t(x)
+    axes = normalize_axes(dims, x.ndim, "flip")
+    out = x
+    for a in axes:
+        n = x.shape[a]
+        out = index_select(out, a, arange(n - 1, -1, -1)) if n else out
+    return out
+
+
+
+def _check_index(index: Tensor, op: str) -> Tensor:
+    if index.dtype.kind != dt.INT:
+        raise DTypeError(f"{op}(): Expected dtype int64 for index, got {index.dtype.name}")
+    return index.long()
+
+
+def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+    x, index = _t(x), _check_index(_t(index), "gather")
+    d = normalize_axis(dim, x.ndim, "gather")
+    return _bind(P.GATHER, x._node, index._node, axis=d)
+
+
+def scatter_add(x, dim: int, index, src) -> Tensor:
+    x, index, src = _t(x), _check_index(_t(index), "scatter_add"), _t(src)
+    d = normalize_axis(dim, x.ndim, "scatter_add")
+    return _bind(P.SCATTER_ADD, x._node, index._node, src._node, axis=d)
+
+
+def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
+    return x._assign(scatter_add(x, dim, index, src)._node, "scatter_add_")
+
+
+def index_select(x, dim: int, index) -> Tensor:
+    x, index = _t(x), _check_index(_t(index), "index_select")
+    if index.ndim > 1:
+        raise ShapeError(f"index_select(): Index is supposed to be a vector, got "
+                         f"{list(index.shape)}")
+    d = normalize_axis(dim, x.ndim, "index_select")
+    if x.ndim == 0:
+        return gather(x.reshape(1), 0, index.reshape(-1)).reshape(())
+    shape = [1] * x.ndim
+    shape[d] = index.numel()
+    target = list(x.shape)
+    target[d] = index.numel()
+    idx = expand(reshape(index, shape), target)
+    return gather(x, d, idx)
+
+
+def take(x, index) -> Tensor:
+    x, index = _t(x), _t(index)
+    return gather(x.reshape(-1), 0, index.reshape(-1)).reshape(index.shape)
+
+
+def masked_fill(x, mask, value) -> Tensor:
+    x, mask = _t(x), _t(mask)
+    if mask.dtype is not dt.bool_:
+        raise DTypeError(f"masked_fill_(): expected mask to be a bool tensor, got "
+                         f"{mask.dtype.name}")
+    v = value
+    if isinstance(v, Tensor):
+        if v.ndim:
+            raise ShapeError("masked_fill(): only supports a 0-dimensional value tensor")
+        v = v.type(x.dtype)
+    elif x.dtype.kind != dt.FLOAT and isinstance(v, float):
+        v = int(v) if x.dtype.kind == dt.INT else bool(v)
+    out = where(mask, v, x)
+    if out.dtype is not x.dtype:
+        out = out.type(x.dtype)
+    if out.shape != x.shape:
+        raise ShapeError(f"masked_fill(): mask {list(mask.shape)} cannot be broadcast to "
+                         f"{list(x.shape)}")
+    return _label(out, "MaskedFillBackward0")
+
+
+def masked_fill_(x: Tensor, mask, value) -> Tensor:
+    return x._assign(masked_fill(x, mask, value)._node, "masked_fill_")
+
+
+def clamp_(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    return x._assign(clamp(x, min, max)._node, "clamp_")
+
+
+def one_hot(x, num_classes: int = -1) -> Tensor:
+    x = _t(x)
+    if x.dtype is not dt.int64:
+        raise DTypeError(f"one_hot is only applicable to index tensor of type int64, got "
+                         f"{x.dtype.name}")
+    if num_classes < 0:
+        if x.numel() == 0:
+            raise ValueArgumentError("one_hot(): can not infer total number of classes from "
+                                     "empty tensor")
+        num_classes = int(x.max().item()) + 1
+    if x.numel() and x._node.value is not None:
+        lo, hi = int(x.min().item()), int(x.max().item())
+        if lo < 0 or hi >= num_classes:
+            from .ir.errors import IndexOutOfRange
+            raise IndexOutOfRange(f"one_hot(): class values must be in [0, {num_classes}), got "
+                                  f"{lo if lo < 0 else hi}")
+    return (unsqueeze(x, -1) == arange(num_classes)).long()
+
+
+def nonzero(x, *, as_tuple: bool = False):
+    """Indices of nonzero elements (data-dependent shape: eager only)."""
+    import numpy as np
+    v = _t(x)._value("call nonzero() on")
+    idx = np.nonzero(v)
+    if as_tuple:
+        return tuple(tensor(i.astype(np.int64)) for i in idx)
+    return tensor(np.stack(idx, axis=1).astype(np.int64).reshape(-1, v.ndim))
+
+
+def detach(x) -> Tensor:
+    return _t(x).detach()
+
+
+def clone(x) -> Tensor:
+    return _t(x).clone()
+
+
+def numel(x) -> int:
+    return _t(x).numel()
