@@ -75,43 +75,42 @@ def _index_of(x: Tensor, m: Tensor, dim: int, keepdim: bool) -> Tensor:
     return amin(cand, dim, keepdim)
 
 
-def max(x, dim=None, keepdim: bool = False):  # noqa: A001
-    """max(x) -> scalar; max(x, dim) -> (values, indices); max(x, other) -> maximum."""
+def _extreme(x, dim, keepdim: bool, reduce, pairwise, name: str):
+    """max/min: the value; (values, indices) along a dim; elementwise against a tensor."""
     x = _t(x)
     if isinstance(dim, Tensor):
-        return maximum(x, dim)
+        return pairwise(x, dim)
     if dim is None:
-        return _label(amax(x), "MaxBackward1")
-    d = normalize_axis(dim, x.ndim, "max")
-    values = _label(amax(x, d, keepdim), "MaxBackward0")
-    return MinMax(values, _index_of(x.detach(), amax(x.detach(), d, True), d, keepdim))
+        return _label(reduce(x), f"{name}Backward1")
+    d = normalize_axis(dim, x.ndim, name.lower())
+    values = _label(reduce(x, d, keepdim), f"{name}Backward0")
+    return MinMax(values, _index_of(x.detach(), reduce(x.detach(), d, True), d, keepdim))
+
+
+def max(x, dim=None, keepdim: bool = False):  # noqa: A001
+    """max(x) -> scalar; max(x, dim) -> (values, indices); max(x, other) -> maximum."""
+    return _extreme(x, dim, keepdim, amax, maximum, "Max")
 
 
 def min(x, dim=None, keepdim: bool = False):  # noqa: A001
-    x = _t(x)
-    if isinstance(dim, Tensor):
-        return minimum(x, dim)
+    """min(x) -> scalar; min(x, dim) -> (values, indices); min(x, other) -> minimum."""
+    return _extreme(x, dim, keepdim, amin, minimum, "Min")
+
+
+def _arg(x, dim, keepdim: bool, reduce, name: str) -> Tensor:
+    x = _t(x).detach()
     if dim is None:
-        return _label(amin(x), "MinBackward1")
-    d = normalize_axis(dim, x.ndim, "min")
-    values = _label(amin(x, d, keepdim), "MinBackward0")
-    return MinMax(values, _index_of(x.detach(), amin(x.detach(), d, True), d, keepdim))
+        return _arg(x.reshape(-1), 0, False, reduce, name)
+    d = normalize_axis(dim, x.ndim, name)
+    return _index_of(x, reduce(x, d, True), d, keepdim)
 
 
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
-    x = _t(x).detach()
-    if dim is None:
-        return argmax(x.reshape(-1), 0)
-    d = normalize_axis(dim, x.ndim, "argmax")
-    return _index_of(x, amax(x, d, True), d, keepdim)
+    return _arg(x, dim, keepdim, amax, "argmax")
 
 
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
-    x = _t(x).detach()
-    if dim is None:
-        return argmin(x.reshape(-1), 0)
-    d = normalize_axis(dim, x.ndim, "argmin")
-    return _index_of(x, amin(x, d, True), d, keepdim)
+    return _arg(x, dim, keepdim, amin, "argmin")
 
 
 def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
