@@ -214,3 +214,17 @@ def test_no_grad_leaf_inplace_allowed_then_errors_only_when_recording():
     with pytest.raises(RuntimeError) as excinfo:
         w.mul_(2)
     check_message(excinfo, "mul_", "leaf")
+
+
+@pytest.mark.parametrize("call", [
+    lambda: graphc.nn.functional.one_hot(graphc.tensor([0, 7]), 3),
+    lambda: graphc.gather(graphc.zeros(2, 3), 1, graphc.tensor([[0, 3]])),
+    lambda: graphc.zeros(3).scatter_add(0, graphc.tensor([5]), graphc.ones(1)),
+])
+def test_index_values_out_of_range_are_runtime_and_index_errors(call):
+    """PyTorch raises RuntimeError here; graphc's error is an IndexError as well."""
+    with pytest.raises(RuntimeError) as info:
+        call()
+    assert isinstance(info.value, IndexError)
+    assert "out of bounds" in str(info.value) or "must be in" in str(info.value)
+    assert "test_errors.py" in str(info.value)

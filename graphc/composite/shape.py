@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..creation import arange, tensor
 from ..ir import dtypes as dt
 from ..ir import ops as P
-from ..ir.errors import ArgumentError, DTypeError, ShapeError, ValueArgumentError
+from ..ir.errors import ArgumentError, DTypeError, IndexValueError, ShapeError, ValueArgumentError
 from ..ir.shapes import broadcast_shapes, infer_reshape, normalize_axes, normalize_axis
 from ..tensor import Tensor, _bind, _t, _view
 from ._util import _label, _pymax, _pymin, _pysum
@@ -377,15 +379,13 @@ def one_hot(x, num_classes: int = -1) -> Tensor:
     if x.numel() and x._node.value is not None:
         lo, hi = int(x.min().item()), int(x.max().item())
         if lo < 0 or hi >= num_classes:
-            from .ir.errors import IndexOutOfRange
-            raise IndexOutOfRange(f"one_hot(): class values must be in [0, {num_classes}), got "
+            raise IndexValueError(f"one_hot(): class values must be in [0, {num_classes}), got "
                                   f"{lo if lo < 0 else hi}")
     return (unsqueeze(x, -1) == arange(num_classes)).long()
 
 
 def nonzero(x, *, as_tuple: bool = False):
     """Indices of nonzero elements (data-dependent shape: eager only)."""
-    import numpy as np
     v = _t(x)._value("call nonzero() on")
     idx = np.nonzero(v)
     if as_tuple:

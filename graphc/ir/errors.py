@@ -61,6 +61,11 @@ class IndexOutOfRange(GraphcError, IndexError):
     """Indices out of range or of the wrong kind."""
 
 
+class IndexValueError(GraphcError, IndexError, RuntimeError):
+    """Index *values* out of range inside an op (gather, scatter_add, one_hot): PyTorch raises
+    RuntimeError there; it is an IndexError too, so either ``except`` catches it."""
+
+
 class AutogradError(GraphcError, RuntimeError):
     """Autograd misuse: non-scalar backward, freed graph, saved value modified in place."""
 

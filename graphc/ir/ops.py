@@ -20,7 +20,14 @@ import numpy as np
 from . import dtypes as dt
 from . import random as rng
 from .core import EMPTY, Node, Op, register
-from .errors import ArgumentError, DTypeError, IndexOutOfRange, ShapeError, describe
+from .errors import (
+    ArgumentError,
+    DTypeError,
+    IndexOutOfRange,
+    IndexValueError,
+    ShapeError,
+    describe,
+)
 from .shapes import broadcast_shapes, numel, reduced_shape
 
 
@@ -446,7 +453,7 @@ def _index_grid(index: np.ndarray, axis: int) -> tuple:
 def _check_index_values(name: str, index: np.ndarray, size: int) -> None:
     if index.size and (index.min() < 0 or index.max() >= size):
         bad = index[(index < 0) | (index >= size)].flat[0]
-        raise IndexOutOfRange(f"{name}(): index {bad} is out of bounds for dimension with "
+        raise IndexValueError(f"{name}(): index {bad} is out of bounds for dimension with "
                               f"size {size}")
 
 
