@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 
 from .creation import full
 from .ir import autodiff
-from .ir import dtypes as dt
-from .ir.core import LEAF, Node, _state, make_leaf
+from .ir.core import LEAF, Node, _state, make_leaf, use_handler
 from .ir.errors import AutogradError, ShapeError
 from .ir.graph import Graph
 from .ir.printer import print_graph
@@ -142,27 +141,22 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     seeds = [_seed(t, g) for t, g in zip(outputs, grads)]
     if order is None:
         order = autodiff.forward_order(outs)
-    graph, seed_inputs, kept = autodiff.grad_graph(outs, wrt, order=order)
     if os.environ.get("GRAPHC_DEBUG", "0") not in ("", "0"):
-        print(print_graph(graph), file=sys.stderr)
-    for n in graph.inputs[len(seed_inputs):]:  # forward values the VJP rules read
-        eager.check_saved(n)
-    if create_graph:
-        env = {id(s): seed for s, seed in zip(seed_inputs, seeds)}
-        with set_grad_enabled(True):
-            results = [_wrap(n) for n in eager.rebind(graph, env)]
-    else:
-        env = {id(s): seed.value for s, seed in zip(seed_inputs, seeds)}
-        for n in graph.inputs[len(seed_inputs):]:
-            env[id(n)] = n.value
-        results = [_wrap(make_leaf(v.shape, dt.from_numpy(v.dtype), v))
-                   for v in eager.evaluate(graph, env)]
+        print(print_graph(autodiff.grad_graph(outs, wrt, order=order)[0]), file=sys.stderr)
+    # The transform that grad_graph() records runs here under the eager handler: each
+    # VJP node is evaluated as it is built (with history when create_graph=True), and
+    # every forward value it reads is first checked for in-place modification.
+    with use_handler(eager.CHECKED_EAGER), set_grad_enabled(create_graph):
+        grads_out = autodiff.backward_nodes(outs, seeds, wrt, order)
+    reused = {id(s) for s in seeds} | {id(n) for n in order}
+    results = []
+    for g in grads_out:
+        if g is not None and id(g) in reused and not create_graph:
+            g = make_leaf(g.shape, g.dtype, g.value.copy())  # never alias a user's tensor
+        results.append(None if g is None else _wrap(g))
     if not (retain_graph if retain_graph is not None else create_graph):
         _free(order)
-    out: list[Tensor | None] = [None] * len(wrt)
-    for i, r in zip(kept, results):
-        out[i] = r
-    return out
+    return results
 
 
 def _free(order: Sequence[Node]) -> None:

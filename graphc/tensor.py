@@ -93,10 +93,6 @@ def _check_device(dev) -> device:
 def _wrap(node: Node) -> Tensor:
     t = _new(Tensor)
     t._node = node
-    t._grad = None
-    t._base = None
-    t._view_fn = None
-    t._views = None
     return t
 
 
@@ -184,8 +180,13 @@ class AccumulateGrad(GradFn):
 class Tensor:
     """An n-dimensional array with autograd, PyTorch's names and semantics."""
 
-    __slots__ = ("_node", "_grad", "_base", "_view_fn", "_views", "__weakref__", "__dict__")
+    __slots__ = ("_node", "__weakref__", "__dict__")
     __array_ufunc__ = None  # numpy defers to our reflected operators: ndarray + Tensor -> Tensor
+    # set on few tensors, so class-level defaults (the hot path sets only _node):
+    _grad = None      # .grad
+    _base = None      # the tensor a view shares memory with
+    _view_fn = None   # base -> this view, to rebuild the view after writes to the base
+    _views = None     # WeakSet of live views of this base
 
     def __init__(self, *args) -> None:
         # graphc.Tensor(data) / Tensor(*sizes), PyTorch's legacy constructor (float32)
@@ -194,8 +195,7 @@ class Tensor:
             src = tensor(args[0], dtype=dt.float32)
         else:
             src = empty(*args)
-        self._node, self._grad, self._base, self._view_fn = src._node, None, None, None
-        self._views = None
+        self._node = src._node
 
     # ---- attributes
     @property

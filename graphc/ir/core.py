@@ -28,8 +28,13 @@ class Node:
 
     __slots__ = (
         "op", "inputs", "attrs", "shape", "dtype", "value", "requires_grad",
-        "loc", "vbox", "ver", "sink", "name", "label", "freed", "__weakref__",
+        "loc", "vbox", "ver", "__weakref__", "__dict__",
     )
+    # rarely set, so class-level defaults (an instance dict appears only when one is set):
+    sink = None   # weakref to the Tensor whose .grad receives this node's gradient
+    name = None   # input name for printing (argument names under tracing)
+    label = None  # grad_fn name of the composite op that produced this node
+    freed = False
 
     def __init__(self, op: Op, inputs: tuple, attrs: dict, shape: tuple, dtype: DType,
                  value: Any = None, requires_grad: bool = False, loc: Any = None,
@@ -44,10 +49,6 @@ class Node:
         self.loc = loc
         self.vbox = vbox
         self.ver = ver
-        self.sink = None   # weakref to the Tensor whose .grad receives this node's gradient
-        self.name = None   # input name for printing (argument names under tracing)
-        self.label = None  # grad_fn name of the composite op that produced this node
-        self.freed = False
 
     @property
     def ndim(self) -> int:

@@ -262,12 +262,12 @@ def _expand_back(n: Node, g: Node) -> Node:
 def _sum_impl(attrs, x):
     axes = tuple(a for a in attrs["axes"] if a < x.ndim)
     d = None if x.dtype.kind == "f" else np.int64
-    return np.sum(x, axis=axes, keepdims=attrs["keepdims"], dtype=d)
+    return np.add.reduce(x, axis=axes, keepdims=attrs["keepdims"], dtype=d)
 
 
 def _max_impl(attrs, x):
     axes = tuple(a for a in attrs["axes"] if a < x.ndim)
-    return np.max(x, axis=axes, keepdims=attrs["keepdims"])
+    return np.maximum.reduce(x, axis=axes, keepdims=attrs["keepdims"])
 
 
 def _max_vjp(n, g, need):

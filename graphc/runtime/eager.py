@@ -113,7 +113,19 @@ class EagerHandler(Handler):
         return Node(LEAF, (), EMPTY, shape, dtype, out, False, None, vbox, vbox[0])
 
 
+class CheckedEagerHandler(EagerHandler):
+    """The eager handler backward() runs VJP rules with: it first checks that no value it
+    reads was modified in place since it was computed (PyTorch's saved-tensor check)."""
+
+    def bind(self, op: Op, inputs: Sequence, attrs: dict) -> Node:
+        for x in inputs:
+            if type(x) is Node and x.vbox is not None and x.ver != x.vbox[0]:
+                check_saved(x)
+        return EagerHandler.bind(self, op, inputs, attrs)
+
+
 EAGER = EagerHandler()
+CHECKED_EAGER = CheckedEagerHandler()
 _state.handler = EAGER
 
 
