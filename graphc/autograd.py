@@ -191,7 +191,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
             continue
         if not create_graph:
             g = g.detach()
-        target._grad = g if target._grad is None else target._grad + g
+        prev = target._grad
+        if prev is None:
+            target._grad = g
+        elif create_graph or prev.requires_grad:
+            target._grad = prev + g
+        else:  # in place, as PyTorch accumulates: references to .grad stay current
+            with no_grad():
+                prev.add_(g)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

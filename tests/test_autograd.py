@@ -677,3 +677,20 @@ def test_sibling_view_write_updates_other_views():
     a.fill_(5.0)
     np.testing.assert_allclose(b.numpy(), [5.0, 0.0, 0.0])
     assert b._version == x._version == a._version
+
+
+def test_grad_accumulates_in_place_like_pytorch():
+    x = graphc.ones(3, requires_grad=True)
+    (x * 2).sum().backward()
+    first = x.grad
+    (x * 3).sum().backward()
+    assert x.grad is first
+    np.testing.assert_allclose(first.numpy(), [5.0, 5.0, 5.0])
+
+
+def test_grad_equal_to_user_gradient_does_not_alias_it():
+    x = graphc.ones(3, requires_grad=True)
+    seed = graphc.tensor([1.0, 2.0, 3.0])
+    (x + 0).backward(seed)
+    x.grad.zero_()
+    np.testing.assert_allclose(seed.numpy(), [1.0, 2.0, 3.0])
