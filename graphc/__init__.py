@@ -30,7 +30,7 @@ short, int, long = int16, int32, int64  # noqa: A001
 # the composite operations as functions: graphc.softmax(x, 1), graphc.cat([a, b]), ...
 _FUNCTIONS = _composite._METHODS + """
 floor_divide remainder add sub mul div pow neg abs einsum cat concat concatenate stack hstack
-vstack broadcast_tensors one_hot nonzero detach clone numel
+vstack broadcast_tensors one_hot nonzero detach clone numel var_mean std_mean
 """.split()
 globals().update({name: getattr(_composite, name) for name in _FUNCTIONS})
 multiply, subtract, true_divide, absolute = (_composite.mul, _composite.sub, _composite.div,

@@ -36,7 +36,7 @@ def _item(it, x: Tensor):
         if v.ndim == 0 and it.dtype.kind == dt.INT:
             return int(v)
         return v
-    if isinstance(it, (list, tuple, np.ndarray)):
+    if isinstance(it, (list, tuple, range, np.ndarray)):
         arr = np.asarray(it)
         if arr.dtype.kind not in "iub":
             raise IndexOutOfRange(f"tensors used as indices must be long, int, byte or bool "
@@ -133,7 +133,8 @@ def getitem(x: Tensor, idx) -> Tensor:
         return _wrap(make_leaf(pos.shape, x.dtype, x._node.value.reshape(-1)[pos]))
     flat = x.reshape(-1)
     out = _bind(P.GATHER, flat._node, tensor(pos.reshape(-1))._node, axis=0)
-    out = out.reshape(pos.shape)
+    if out.shape != pos.shape:
+        out = out.reshape(pos.shape)
     if out._node.requires_grad:
         out._node.label = "IndexBackward0"
     return out

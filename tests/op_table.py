@@ -85,6 +85,7 @@ class OpCase:
     rtol: float | None = None       # None: 2e-5 at float32, 1e-10 at float64
     atol: float | None = None
     torch_grad: bool = True         # compare gradients with torch too
+    fd: bool = True                 # check gradients by finite differences (not for detach)
     exact_dtype: bool = True        # result dtype must equal torch's
     tags: set = field(default_factory=set)
 
@@ -163,6 +164,7 @@ OPS: list[OpCase] = [
     case("tan", lambda m, x: m.tan(x), np.tan, _kind(UNARY, "unit")),
     case("clamp", lambda m, x: m.clamp(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), UNARY),
     case("clamp_min", lambda m, x: x.clamp(min=0.1), lambda x: np.maximum(x, 0.1), UNARY),
+    case("detach", lambda m, x: x.detach() * x, lambda x: x * x, UNARY, fd=False),
     case("isnan", lambda m, x: m.isnan(m.log(x)), lambda x: x < 0, UNARY,
          grad=False),
     # ---- elementwise binary primitives

@@ -172,7 +172,8 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     x = _float(_t(x))
-    m = amax(x, dim, keepdim=True)
+    # the shift m only keeps exp() in range; it cancels, so it carries no gradient
+    m = amax(x.detach(), dim, keepdim=True)
     m = where(isinf(m), 0.0, m)
     out = log(sum(exp(x - m), dim, keepdim=True)) + m
     if not keepdim:
@@ -182,7 +183,7 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
 
 def softmax(x, dim: int, dtype=None) -> Tensor:
     x = _float(_t(x) if dtype is None else _t(x).type(dtype))
-    e = exp(x - amax(x, dim, keepdim=True))
+    e = exp(x - amax(x.detach(), dim, keepdim=True))  # the shift cancels: no gradient
     return _label(e / sum(e, dim, keepdim=True), "SoftmaxBackward0")
 
 

@@ -269,18 +269,23 @@ def unbind(x, dim: int = 0) -> tuple[Tensor, ...]:
     return tuple(squeeze(s, d) for s in split(x, 1, d)) if x.shape[d] else ()
 
 
+def _zero(x: Tensor):
+    """A zero literal that keeps ``x``'s dtype in ``where`` (False for bool)."""
+    return False if x.dtype is dt.bool_ else 0
+
+
 def tril(x, diagonal: int = 0) -> Tensor:
     x = _t(x)
     r, c = x.shape[-2], x.shape[-1]
     keep = arange(r).reshape(r, 1) + diagonal >= arange(c).reshape(1, c)
-    return where(keep, x, 0)
+    return where(keep, x, _zero(x))
 
 
 def triu(x, diagonal: int = 0) -> Tensor:
     x = _t(x)
     r, c = x.shape[-2], x.shape[-1]
     keep = arange(r).reshape(r, 1) + diagonal <= arange(c).reshape(1, c)
-    return where(keep, x, 0)
+    return where(keep, x, _zero(x))
 
 
 def flip(x, dims) -> Tensor:

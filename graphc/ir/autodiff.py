@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from .core import LEAF, Node, RecordingHandler, get_handler, make_leaf, use_handler
 from .errors import AutogradError
 from .graph import Graph
-from .ops import ADD, CAST, RESHAPE, SUM
+from .ops import ADD, CAST, SUM, reshape_to
 from .shapes import sum_axes_to
 
 
@@ -74,8 +74,7 @@ def fit_to(g: Node, x: Node) -> Node:
         axes, lead = sum_axes_to(g.shape, x.shape)
         if axes:
             g = SUM(g, axes=axes, keepdims=True)
-        if g.shape != x.shape:
-            g = RESHAPE(g, shape=x.shape)
+        g = reshape_to(g, x.shape)
     if g.dtype is not x.dtype:
         g = CAST(g, dtype=x.dtype)
     return g

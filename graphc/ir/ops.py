@@ -252,11 +252,18 @@ def _keepdims_shape(n: Node) -> tuple:
     return reduced_shape(x.shape, axes, True)
 
 
+def reshape_to(x, shape: tuple):
+    """``x`` reshaped, or ``x`` itself when it has the shape already (no no-op nodes)."""
+    return x if x.shape == shape else RESHAPE(x, shape=shape)
+
+
+def expand_to(x, shape: tuple):
+    return x if x.shape == shape else EXPAND(x, shape=shape)
+
+
 def _expand_back(n: Node, g: Node) -> Node:
     """The reduced cotangent reshaped with kept dims and expanded to the input's shape."""
-    if not n.attrs["keepdims"]:
-        g = RESHAPE(g, shape=_keepdims_shape(n))
-    return EXPAND(g, shape=n.inputs[0].shape)
+    return expand_to(reshape_to(g, _keepdims_shape(n)), n.inputs[0].shape)
 
 
 def _sum_impl(attrs, x):
@@ -272,7 +279,7 @@ def _max_impl(attrs, x):
 
 def _max_vjp(n, g, need):
     x = n.inputs[0]
-    out = n if n.attrs["keepdims"] else RESHAPE(n, shape=_keepdims_shape(n))
+    out = reshape_to(n, _keepdims_shape(n))
     mask = CAST(EQ(x, out), dtype=n.dtype)
     axes = n.attrs["axes"]
     share = DIV(mask, SUM(mask, axes=axes, keepdims=True))
@@ -324,7 +331,7 @@ def _inverse_perm(perm):
 
 
 RESHAPE = register(Op("reshape", _reshape_infer, lambda a, x: np.reshape(x, a["shape"]),
-                      lambda n, g, need: (RESHAPE(g, shape=n.inputs[0].shape),),
+                      lambda n, g, need: (reshape_to(g, n.inputs[0].shape),),
                       view=True, grad_name="View"))
 PERMUTE = register(Op("permute", _permute_infer, lambda a, x: np.transpose(x, a["perm"]),
                       lambda n, g, need: (PERMUTE(g, perm=_inverse_perm(n.attrs["perm"])),),
@@ -561,6 +568,16 @@ def _matmul_vjp(n, g, need):
 
 MATMUL = register(Op("matmul", _matmul_infer, lambda a, x, y: np.matmul(x, y), _matmul_vjp,
                      grad_name="Mm"))
+
+
+def _detach_infer(inputs, attrs):
+    (x,) = inputs
+    x = _need_node("detach", x)
+    return x.shape, x.dtype
+
+
+# The identity with no gradient: a value autodiff treats as a constant (stop_gradient).
+DETACH = register(Op("detach", _detach_infer, lambda a, x: x.view(), None, view=True))
 
 
 # ---------------------------------------------------------------- sources
