@@ -19,18 +19,19 @@ class _Formatter:
         if kind != dt.FLOAT:
             self.width = max((len(self._plain(v)) for v in flat.tolist()), default=1)
             return
-        finite = np.abs(flat[np.isfinite(flat)].astype(np.float64))
+        finite = flat[np.isfinite(flat)].astype(np.float64)
         nonzero = finite[finite != 0]
         if nonzero.size:
-            lo, hi = nonzero.min(), nonzero.max()
-            self.int_mode = bool(np.all(np.ceil(nonzero) == nonzero))
+            mag = np.abs(nonzero)
+            lo, hi = mag.min(), mag.max()
+            self.int_mode = bool(np.all(np.ceil(mag) == mag))
             if self.int_mode:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
             else:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-        # as PyTorch: the column width comes from the finite values only (nan/inf don't pad)
-        self.width = max((len(self._plain(v)) for v in flat[np.isfinite(flat)].tolist()),
-                         default=1)
+        # as PyTorch: the column width comes from the nonzero finite values only (nan, inf
+        # and zeros, -0. included, don't pad)
+        self.width = max((len(self._plain(v)) for v in nonzero.tolist()), default=1)
 
     def _plain(self, v) -> str:
         if self.kind == dt.BOOL:

@@ -51,6 +51,11 @@ class set_grad_enabled:
 class no_grad(set_grad_enabled):
     """``with graphc.no_grad():`` — ops inside record no history."""
 
+    def __new__(cls, *args):
+        if len(args) == 1 and callable(args[0]):  # a bare ``@graphc.no_grad``, as PyTorch
+            return cls()(args[0])
+        return super().__new__(cls)
+
     def __init__(self) -> None:
         self.prev = _state.grad_enabled
         self.mode = False
@@ -151,8 +156,11 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     reused = {id(s) for s in seeds} | {id(n) for n in order}
     results = []
     for g in grads_out:
-        if g is not None and id(g) in reused and not create_graph:
-            g = make_leaf(g.shape, g.dtype, g.value.copy())  # never alias a user's tensor
+        if g is not None and not (create_graph and g.requires_grad) and (
+                id(g) in reused or not g.value.flags.writeable):
+            # never alias a user's tensor, nor hand out read-only memory (a sum's gradient
+            # is an expanded view): ``.grad.zero_()`` and ``.grad += ...`` must work
+            g = make_leaf(g.shape, g.dtype, g.value.copy())
         results.append(None if g is None else _wrap(g))
     if not (retain_graph if retain_graph is not None else create_graph):
         _free(order)

@@ -148,6 +148,19 @@ def full_like(x, fill_value, *, dtype=None, **kw) -> Tensor:
     return full(x.shape, fill_value, dtype=dtype or x.dtype, **kw)
 
 
+def _new_method(fn):
+    """``Tensor.new_zeros(...)`` and kin: ``fn`` with the tensor's dtype unless one is given."""
+    def method(self, *args, dtype=None, **kw) -> Tensor:
+        return fn(*args, dtype=dtype or self.dtype, **kw)
+    method.__name__ = f"new_{fn.__name__}"
+    return method
+
+
+Tensor.new_zeros, Tensor.new_ones = _new_method(zeros), _new_method(ones)
+Tensor.new_empty, Tensor.new_full = _new_method(empty), _new_method(full)
+Tensor.new_tensor = _new_method(tensor)
+
+
 def arange(start, end=None, step=1, *, dtype: DType | None = None, device=None,
            requires_grad: bool = False) -> Tensor:
     if end is None:

@@ -38,6 +38,8 @@ def _item(it, x: Tensor):
         return v
     if isinstance(it, (list, tuple, range, np.ndarray)):
         arr = np.asarray(it)
+        if arr.size == 0 and not isinstance(it, np.ndarray):
+            arr = arr.astype(np.int64)  # x[[]]: an empty integer index, as PyTorch
         if arr.dtype.kind not in "iub":
             raise IndexOutOfRange(f"tensors used as indices must be long, int, byte or bool "
                                   f"tensors, got {arr.dtype} (indexing a tensor of shape "

@@ -104,6 +104,8 @@ def randn(*size, generator: Generator | None = None, dtype=None, device=None,
 
 def randint(low, high=None, size=None, *, generator: Generator | None = None,
             dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size), as PyTorch
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:

@@ -45,6 +45,12 @@ class Size(tuple):
         r = tuple.__getitem__(self, i)
         return Size(r) if isinstance(i, slice) else r
 
+    def __add__(self, other):  # x.shape[:-1] + (n,) stays a Size, as in PyTorch
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
 
 class device:
     """``graphc.device("cpu")``; compares equal to its string form."""
@@ -376,7 +382,8 @@ class Tensor:
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:
-        if self.ndim == 0 and spec:
+        # as PyTorch, a 0-d tensor formats as its Python number: f"{loss}" -> 0.6931471824645996
+        if self.ndim == 0 and (spec or self._node.value is not None):
             return format(self.item(), spec)
         return repr(self) if not spec else format(repr(self), spec)
 
@@ -395,7 +402,12 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        return self.detach()
+        """The values without history, as ``detach()``, but with a version counter of its own
+        (PyTorch's difference): writes through ``.data`` are hidden from autograd's checks."""
+        node = self._node
+        if node.value is None:
+            return self.detach()
+        return _wrap(make_leaf(node.shape, node.dtype, node.value))
 
     @data.setter
     def data(self, other: Tensor) -> None:
@@ -441,8 +453,8 @@ class Tensor:
         return self.clone() if copy else self
 
     def type(self, dtype: DType | None = None):
-        if dtype is None:
-            return f"graphc.{self.dtype.name.capitalize()}Tensor"
+        if dtype is None:  # PyTorch's legacy names: graphc.FloatTensor, graphc.LongTensor, ...
+            return f"graphc.{_LEGACY_NAMES[self.dtype.name]}Tensor"
         if dtype is self.dtype:
             return self
         return _bind(P.CAST, self._node, dtype=dtype)
@@ -697,6 +709,9 @@ class Tensor:
 
 
 _new = Tensor.__new__
+_LEGACY_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "uint8": "Byte",
+                 "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+                 "bool": "Bool"}
 
 
 def _cast_to(node: Node, dtype: DType, copy: bool = False) -> Node:

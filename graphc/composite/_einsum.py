@@ -1,23 +1,44 @@
 """einsum: contractions lowered to permute, sum, expand and batched matmul."""
 from __future__ import annotations
 
+import string
+
 from ..ir.errors import ShapeError, ValueArgumentError
 from ..tensor import Tensor, _t
 
 
-def _parse(equation: str, n: int) -> tuple[list[str], str]:
+def _parse(equation: str, xs: list[Tensor]) -> tuple[list[str], str]:
     eq = equation.replace(" ", "")
-    if "." in eq:
-        raise ValueArgumentError(f"einsum(): ellipsis is not supported in {equation!r}")
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
-    if len(terms) != n:
+    if len(terms) != len(xs):
         raise ValueArgumentError(f"einsum(): {equation!r} names {len(terms)} operands, "
-                                 f"got {n}")
-    if not arrow:
-        letters = "".join(terms)
-        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+                                 f"got {len(xs)}")
+    ell = ""
+    if "." in eq:
+        terms, rhs, ell = _ellipsis(terms, rhs, xs, equation)
+    if not arrow:  # implicit output: the broadcast dims, then the letters used once, sorted
+        letters = "".join(c for t in terms for c in t if c not in ell)
+        rhs = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     return terms, rhs
+
+
+def _ellipsis(terms: list[str], rhs: str, xs: list[Tensor], equation: str):
+    """Spell each ``...`` with spare letters, right-aligned as broadcasting aligns dims."""
+    used = set("".join(terms) + rhs)
+    spare = [c for c in string.ascii_letters if c not in used]
+    dims = []
+    for t, x in zip(terms, xs):
+        named = t.replace("...", "", 1)
+        if "." in named:
+            raise ValueArgumentError(f"einsum(): invalid ellipsis in {equation!r}")
+        dims.append(x.ndim - len(named) if "..." in t else 0)
+        if dims[-1] < 0:
+            raise ShapeError(f"einsum(): the subscript {t!r} has more letters than the "
+                             f"operand has dims ({x.ndim})")
+    ell = "".join(spare[:max(dims)])
+    terms = [t.replace("...", ell[len(ell) - d:]) for t, d in zip(terms, dims)]
+    return terms, rhs.replace("...", ell), ell
 
 
 def _diagonal_free(term: str, x: Tensor, equation: str) -> None:
@@ -69,7 +90,7 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     xs = [_t(x) for x in operands]
-    terms, rhs = _parse(equation, len(xs))
+    terms, rhs = _parse(equation, xs)
     for t, x in zip(terms, xs):
         _diagonal_free(t, x, equation)
     term, acc = terms[0], xs[0]

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from ..creation import tensor
 from ..ir import dtypes as dt
 from ..ir import ops as P
 from ..ir.errors import ArgumentError, DTypeError, ValueArgumentError
@@ -39,15 +42,25 @@ def _result_dtype(x, y) -> dt.DType:
     return dt.result_type([_n(x), _n(y)])
 
 
+def _lhs(x, y) -> Tensor:
+    """``x`` as a tensor; a number on the left (``2.5 // t``, ``np.float64(3) % t``) takes the
+    result dtype, so it promotes like a Python scalar and not like a tensor of its own."""
+    return x if isinstance(x, Tensor) else tensor(x, dtype=_result_dtype(x, y))
+
+
 def floor_divide(x, y) -> Tensor:
     d = _result_dtype(x, y)
+    x = _lhs(x, y)
     if d.kind == dt.FLOAT:
-        return floor(_t(x) / y)
-    return floor(_t(x).double() / (y.double() if isinstance(y, Tensor) else y)).type(d)
+        return floor(x / y)
+    yv = y._node.value if isinstance(y, Tensor) else y
+    if yv is not None and np.any(np.asarray(yv) == 0):  # PyTorch raises rather than wrap
+        raise DTypeError("ZeroDivisionError: integer division (// or %) by zero")
+    return floor(x.double() / (y.double() if isinstance(y, Tensor) else y)).type(d)
 
 
 def remainder(x, y) -> Tensor:
-    return _t(x) - floor_divide(x, y) * y
+    return _lhs(x, y).type(_result_dtype(x, y)) - floor_divide(x, y) * y
 
 
 def pow(x, y) -> Tensor:  # noqa: A001
@@ -104,12 +117,12 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
     if decimals:
         scale = 10.0 ** decimals
         return round(x * scale) / scale
-    r = floor(x + 0.5)
-    tie = (r - x) == 0.5
+    r = floor(x)
+    frac = x - r  # exact, unlike x + 0.5 (which rounds 0.49999997 up to 1)
     odd = (r - floor(r * 0.5) * 2.0) != 0
-    r = where(tie & odd, r - 1.0, r)
-    exact = 2.0 ** {dt.float16: 10, dt.float32: 23, dt.float64: 52}[x.dtype]
-    return _label(where(abs(x) >= exact, x, r), "RoundBackward0")
+    r = where((frac > 0.5) | ((frac == 0.5) & odd), r + 1.0, r)
+    r = where(r == 0, x * 0.0, r)  # the sign of zero, as PyTorch: round(-0.3) is -0.
+    return _label(r, "RoundBackward0")
 
 
 def exp2(x) -> Tensor:

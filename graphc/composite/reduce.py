@@ -13,7 +13,7 @@ from ..tensor import Tensor, _bind, _t
 from ._util import _float, _label, _pymax
 from .elementwise import exp, isinf, isnan, log, logical_not, maximum, minimum, sqrt, where
 from .linalg import matmul
-from .shape import movedim
+from .shape import gather, movedim
 
 
 def _axes(x: Tensor, dim, op: str) -> tuple[int, ...]:
@@ -40,7 +40,7 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     axes = _axes(x, dim, "mean")
     n = 1
     for a in axes:
-        n *= x.shape[a]
+        n *= x.shape[a] if a < x.ndim else 1  # dim 0 or -1 of a 0-d tensor
     s = _bind(P.SUM, x._node, axes=axes, keepdims=keepdim)
     return _label(s / n if n else s * math.nan, "MeanBackward1" if dim is not None
                   else "MeanBackward0")
@@ -59,17 +59,21 @@ def amin(x, dim=(), keepdim: bool = False) -> Tensor:
     return _label(-amax(-x, dim, keepdim), "AminBackward0")
 
 
-MinMax = namedtuple("MinMax", ["values", "indices"])
-MinMax.__repr__ = lambda self: (f"graphc.return_types(\nvalues={self.values!r},\n"
-                                f"indices={self.indices!r})")
+def _return_type(name: str):
+    """PyTorch's ``torch.return_types.max``/``min``: a named (values, indices) pair."""
+    cls = namedtuple(name, ["values", "indices"])
+    cls.__repr__ = lambda self: (f"graphc.return_types.{name}(\nvalues={self.values!r},\n"
+                                 f"indices={self.indices!r})")
+    return cls
+
+
+_RETURN_TYPES = {"Max": _return_type("max"), "Min": _return_type("min")}
 
 
 def _index_of(x: Tensor, m: Tensor, dim: int, keepdim: bool) -> Tensor:
     """Index of the first element along ``dim`` equal to ``m`` (broadcast with keepdim)."""
-    n = x.shape[dim]
-    shape = [1] * x.ndim
-    shape[dim] = n
-    idx = arange(n).reshape(shape)
+    n = x.shape[dim] if x.ndim else 1  # a 0-d tensor: dim 0 or -1, index 0
+    idx = arange(n).reshape([n if a == dim else 1 for a in range(x.ndim)])
     hit = (x == m) | (isnan(x) if x.dtype.kind == dt.FLOAT else False)
     cand = where(hit, idx, n)
     return amin(cand, dim, keepdim)
@@ -83,8 +87,14 @@ def _extreme(x, dim, keepdim: bool, reduce, pairwise, name: str):
     if dim is None:
         return _label(reduce(x), f"{name}Backward1")
     d = normalize_axis(dim, x.ndim, name.lower())
-    values = _label(reduce(x, d, keepdim), f"{name}Backward0")
-    return MinMax(values, _index_of(x.detach(), reduce(x.detach(), d, True), d, keepdim))
+    index = _index_of(x.detach(), reduce(x.detach(), d, True), d, True)
+    if not x.ndim:
+        values = reduce(x, d, keepdim)
+    else:  # as PyTorch, the gradient goes to the element at ``indices`` only, not to all ties
+        values = gather(x, d, index)
+        if not keepdim:
+            values, index = values.squeeze(d), index.squeeze(d)
+    return _RETURN_TYPES[name](_label(values, f"{name}Backward0"), index)
 
 
 def max(x, dim=None, keepdim: bool = False):  # noqa: A001

@@ -190,7 +190,7 @@ def tile(x, dims) -> Tensor:
 def cat(tensors: Sequence, dim: int = 0) -> Tensor:
     ts = [_t(x) for x in tensors]
     if not ts:
-        raise ShapeError("cat(): expected a non-empty list of Tensors")
+        raise ValueArgumentError("cat(): expected a non-empty list of Tensors")  # as PyTorch
     # PyTorch skips legacy empty 1-D tensors of shape (0,)
     real = [x for x in ts if not (x.ndim == 1 and x.shape[0] == 0)] or ts[:1]
     d = normalize_axis(dim, real[0].ndim, "cat")

@@ -80,6 +80,6 @@ class VerifyError(RuntimeError):
 
 def describe(x) -> str:
     """``f32[2,3]`` for a node, the value for a literal: for error messages."""
-    if hasattr(x, "dtype") and hasattr(x, "shape"):
+    if hasattr(x, "shape") and hasattr(getattr(x, "dtype", None), "short"):  # not np.float64
         return f"{x.dtype.short}[{','.join(map(str, x.shape))}]"
     return repr(x)

@@ -118,9 +118,14 @@ def _binary_infer(name: str, kind: str):
             d = dt.result_type(inputs)
         if kind == "float":
             d = dt.float_of(d)
-        elif kind == "arith" and d is dt.bool_ and name in ("sub", "pow"):
+        elif kind == "arith" and d is dt.bool_ and name == "pow":
             raise DTypeError(f"{name}(): not supported for bool tensors "
                              f"({_operands(name, inputs)})")
+        elif name == "sub" and any(type(v) is bool or type(v) is Node and v.dtype is dt.bool_
+                                   for v in inputs):  # as PyTorch, any bool operand
+            raise DTypeError(f"sub(): subtraction, the `-` operator, with a bool tensor is not "
+                             f"supported ({_operands(name, inputs)}); to invert a mask, use "
+                             "`~` or logical_not()")
         return shape, d
     return infer
 
