@@ -23,86 +23,86 @@ from .tensor import Tensor, _t, _wrap
 
 # ---------------------------------------------------------------- grad modes
 
-class set_grad_enabled:
-    """Context manager and decorator that turns gradient recording on or off."""
+class _GradMode:
+    """Base of the grad-mode context managers; each also works as a decorator."""
 
-    def __init__(self, mode: bool = True) -> None:
-        self.prev = _state.grad_enabled
-        self.mode = bool(mode)
-        _state.grad_enabled = self.mode
+    def __new__(cls, *args):
+        if cls._bare_decorator and len(args) == 1 and callable(args[0]):
+            return cls()(args[0])  # a bare ``@graphc.no_grad``, as PyTorch allows
+        return super().__new__(cls)
+
+    _bare_decorator = True
+
+    def __init__(self, *args) -> None:
+        self.args = args
+
+    def target(self) -> bool:
+        raise NotImplementedError
 
     def __enter__(self) -> None:
-        _state.grad_enabled = self.mode
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.target()
 
     def __exit__(self, *exc) -> None:
         _state.grad_enabled = self.prev
 
     def __call__(self, fn: Callable) -> Callable:
-        mode = self.mode
-        _state.grad_enabled = self.prev
+        cls, args = type(self), self.args
 
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
+        def wrapper(*a, **kw):
+            with cls(*args):  # a fresh manager per call: reentrant and thread-agnostic
+                return fn(*a, **kw)
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class no_grad(_GradMode):
     """``with graphc.no_grad():`` — ops inside record no history."""
 
-    def __new__(cls, *args):
-        if len(args) == 1 and callable(args[0]):  # a bare ``@graphc.no_grad``, as PyTorch
-            return cls()(args[0])
-        return super().__new__(cls)
-
-    def __init__(self) -> None:
-        self.prev = _state.grad_enabled
-        self.mode = False
-
-    def __enter__(self) -> None:
-        self.prev = _state.grad_enabled
-        _state.grad_enabled = False
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-        return wrapper
+    def target(self) -> bool:
+        return False
 
 
-class enable_grad(no_grad):
+class enable_grad(_GradMode):
     """``with graphc.enable_grad():`` — record history even inside no_grad."""
 
-    def __init__(self) -> None:
-        self.prev = _state.grad_enabled
-        self.mode = True
+    def target(self) -> bool:
+        return True
 
-    def __enter__(self) -> None:
+
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(mode)`` switches at once; as a context manager it restores after."""
+
+    _bare_decorator = False
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(mode)
         self.prev = _state.grad_enabled
-        _state.grad_enabled = True
+        _state.grad_enabled = bool(mode)
+
+    def target(self) -> bool:
+        return bool(self.args[0])
+
+    def __enter__(self) -> None:  # the switch happened in __init__; keep its saved state
+        _state.grad_enabled = self.target()
 
     def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with enable_grad():
-                return fn(*args, **kwargs)
-        return wrapper
+        _state.grad_enabled = self.prev  # used as a decorator: do not switch at definition
+        return super().__call__(fn)
+
+
+class inference_mode(_GradMode):
+    """``inference_mode()`` is ``no_grad()``; ``inference_mode(False)`` changes nothing."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(mode)
+
+    def target(self) -> bool:
+        return _state.grad_enabled and not self.args[0]
 
 
 def is_grad_enabled() -> bool:
     return _state.grad_enabled
-
-
-class inference_mode(no_grad):
-    def __init__(self, mode: bool = True) -> None:
-        self.prev = _state.grad_enabled
-        self.mode = not mode
-
-    def __enter__(self) -> None:
-        self.prev = _state.grad_enabled
-        _state.grad_enabled = self.mode
 
 
 def check_inplace(t: Tensor, op: str) -> None:

@@ -178,20 +178,28 @@ def arange(start, end=None, step=1, *, dtype: DType | None = None, device=None,
 
 def linspace(start, end, steps: int, *, dtype: DType | None = None, device=None,
              requires_grad: bool = False) -> Tensor:
+    """``steps`` values from ``start`` to ``end``, rounded exactly as PyTorch rounds them.
+
+    PyTorch rounds start, end and the step to the result type, computes each value as
+    one fused multiply-add and counts the second half back from ``end`` (so the last
+    value is exactly ``end``); extended precision emulates the fused operation.
+    """
     if steps < 0:
         raise ShapeError("linspace(): number of steps must be non-negative")
     dtype = dtype or dt.get_default_dtype()
+    work = dtype.np if dtype.kind == dt.FLOAT else np.dtype(np.float64)
+    if dtype.kind != dt.FLOAT:  # integer results start from the truncated endpoints
+        start, end = int(start), int(end)
+    s, e = work.type(start), work.type(end)
+    step = work.type((e - s) / work.type(max(steps - 1, 1)))
+    i = np.arange(steps)
+    wide = np.longdouble
+    first = wide(s) + wide(step) * i.astype(wide)
+    second = wide(e) - wide(step) * (steps - 1 - i).astype(wide)
+    values = np.where(i < steps // 2, first, second).astype(work)
     if steps == 1:
-        return full((1,), start, dtype=dtype, device=device, requires_grad=requires_grad)
-    step = (end - start) / max(steps - 1, 1)
-    i = arange(steps, dtype=dt.float64, device=device)
-    # PyTorch fills the second half from the end, so that the last value is exactly ``end``
-    half = steps // 2
-    vals = where(i < half, i * step + start, end - (steps - 1 - i) * step)
-    t = vals.type(dtype)
-    if requires_grad:
-        t = t.detach().requires_grad_(True)
-    return t
+        values[:] = s
+    return _leaf(values.astype(dtype.np), requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, *, dtype: DType | None = None, device=None,

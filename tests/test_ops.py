@@ -155,3 +155,19 @@ def test_table_covers_every_primitive():
     missing = set(REGISTRY) - seen - {"leaf"}
     assert not missing, f"primitives with no op-table entry: {sorted(missing)}"
     assert orig is RecordingHandler.bind
+
+
+@pytest.mark.parametrize("x", [1e-12, -1e-9, 3e-6, 0.25, -0.7, 5.0])
+def test_log1p_expm1_are_accurate_near_zero(x):
+    """Values to float64 precision, gradients 1/(1+x) and exp(x), where log(1+x) and
+    exp(x)-1 would lose every digit."""
+    import math
+    t = graphc.tensor([x], dtype=graphc.float64, requires_grad=True)
+    y = graphc.log1p(t)
+    np.testing.assert_allclose(y.detach().numpy(), [math.log1p(x)], rtol=1e-15)
+    (g,) = graphc.autograd.grad(y.sum(), t)
+    np.testing.assert_allclose(g.numpy(), [1 / (1 + x)], rtol=1e-15)
+    z = graphc.expm1(t)
+    np.testing.assert_allclose(z.detach().numpy(), [math.expm1(x)], rtol=1e-15)
+    (g,) = graphc.autograd.grad(z.sum(), t)
+    np.testing.assert_allclose(g.numpy(), [math.exp(x)], rtol=1e-14)

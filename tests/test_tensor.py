@@ -714,3 +714,12 @@ def test_mixed_dtype_promotion():
     d = graphc.tensor([1.0], dtype=graphc.float64)
     assert (f + d).dtype == graphc.float64
     assert (graphc.tensor([1], dtype=graphc.int32) + i).dtype == graphc.int64
+
+
+@pytest.mark.parametrize("args", [(-1, 1, 7), (0, 1, 5), (-3, 7, 11), (0.1, 2.7, 13), (-5, 5, 100),
+                                  (0.3, -1.7, 9), (1e-3, 5.5, 33), (3, 3, 1), (0, 1, 0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_linspace_rounds_exactly_like_pytorch(args, dtype):
+    torch = pytest.importorskip("torch")
+    got = graphc.linspace(*args, dtype=getattr(graphc, dtype)).tolist()
+    assert got == torch.linspace(*args, dtype=getattr(torch, dtype)).tolist()

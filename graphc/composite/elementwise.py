@@ -130,7 +130,10 @@ def exp2(x) -> Tensor:
 
 
 def expm1(x) -> Tensor:
-    return exp(x) - 1.0
+    """exp(x) - 1, accurate near 0: 2t / (1 - t) with t = tanh(x/2) for |x| < 1."""
+    x = _float(_t(x))
+    t = tanh(where(abs(x) < 1.0, x, 0.0) * 0.5)
+    return _label(where(abs(x) < 1.0, t * 2.0 / (1.0 - t), exp(x) - 1.0), "Expm1Backward0")
 
 
 def log2(x) -> Tensor:
@@ -142,7 +145,17 @@ def log10(x) -> Tensor:
 
 
 def log1p(x) -> Tensor:
-    return log(_t(x) + 1.0)
+    """log(1 + x), accurate near 0.
+
+    The value uses Goldberg's correction log(u) * x / (u - 1), u = 1 + x, which
+    cancels the rounding of 1 + x; the gradient is that of log(1 + x), 1 / (1 + x),
+    which is accurate as it is (the correction is detached).
+    """
+    x = _float(_t(x))
+    u = x + 1.0
+    plain = log(u)
+    exact = where(u == 1.0, x, plain * x / where(u == 1.0, 1.0, u - 1.0))
+    return _label(plain + (exact - plain).detach(), "Log1PBackward0")
 
 
 def rsqrt(x) -> Tensor:

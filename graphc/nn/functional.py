@@ -12,7 +12,7 @@ from ..composite import (
     _label,
     clamp,
     exp,
-    log,
+    log1p,
     log_softmax,
     logsumexp,
     one_hot,
@@ -91,7 +91,7 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     x = _t(x)
     bx = x * beta
     safe = where(bx > threshold, 0.0, bx)
-    soft = log(exp(safe) + 1.0) / beta
+    soft = log1p(exp(safe)) / beta
     return _label(where(bx > threshold, x, soft), "SoftplusBackward0")
 
 
@@ -123,7 +123,7 @@ def logsigmoid(x: Tensor) -> Tensor:
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), stable for large |x|."""
     x = _t(x)
     neg_abs = where(x >= 0, -x, x)
-    return where(x < 0, x, 0.0) - log(exp(neg_abs) + 1.0)
+    return where(x < 0, x, 0.0) - log1p(exp(neg_abs))
 
 
 def softmin(x: Tensor, dim: int, dtype=None) -> Tensor:
