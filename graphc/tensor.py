@@ -385,7 +385,10 @@ class Tensor:
         # as PyTorch, a 0-d tensor formats as its Python number: f"{loss}" -> 0.6931471824645996
         if self.ndim == 0 and (spec or self._node.value is not None):
             return format(self.item(), spec)
-        return repr(self) if not spec else format(repr(self), spec)
+        if spec:
+            raise ArgumentError(f"unsupported format string passed to Tensor.__format__ "
+                                f"(a tensor of shape {list(self.shape)})")
+        return repr(self)
 
     def __reduce_ex__(self, proto):
         from .creation import tensor

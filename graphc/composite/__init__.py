@@ -36,11 +36,11 @@ exp log sin cos sqrt tanh sign reciprocal logical_not floor ceil trunc frac roun
 log2 log10 log1p rsqrt square tan sigmoid relu maximum minimum clamp clip where lerp isnan
 isinf isfinite isclose allclose equal eq ne lt le gt ge greater greater_equal less less_equal
 not_equal logical_and logical_or logical_xor sum mean amax amin max min argmax argmin prod var
-std logsumexp softmax log_softmax all any count_nonzero cumsum matmul mm bmm dot outer
+std norm logsumexp softmax log_softmax all any count_nonzero cumsum matmul mm bmm dot outer
 reshape view view_as reshape_as permute transpose swapaxes swapdims t movedim squeeze
 unsqueeze flatten unflatten expand expand_as broadcast_to repeat tile narrow split chunk
-unbind tril triu flip gather scatter_add scatter_add_ index_select take masked_fill
-masked_fill_ clamp_ nonzero add sub mul div floor_divide remainder pow neg abs
+unbind tril triu diagonal diag trace flip gather scatter_add scatter_add_ index_select take
+masked_fill masked_fill_ clamp_ nonzero add sub mul div floor_divide remainder pow neg abs
 """.split()
 for _name in _METHODS:
     if not hasattr(Tensor, _name) or _name in ("abs", "pow", "neg"):

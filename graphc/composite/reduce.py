@@ -217,6 +217,24 @@ def count_nonzero(x, dim=None) -> Tensor:
     return sum(_t(x) != 0, dim)
 
 
+def norm(x, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Vector p-norms over ``dim`` (all elements by default); 'fro' is the 2-norm."""
+    x = _float(_t(x) if dtype is None else _t(x).type(dtype))
+    if p in ("fro", 2, 2.0):
+        s = sum(x * x, dim, keepdim)
+        positive = s > 0  # zero gradient at 0, as PyTorch, not 0 * inf
+        return _label(where(positive, sqrt(where(positive, s, 1.0)), 0.0), "NormBackward1")
+    if p in (float("inf"), "inf"):
+        return amax(x.abs(), () if dim is None else dim, keepdim)
+    if p in (float("-inf"), "-inf"):
+        return amin(x.abs(), () if dim is None else dim, keepdim)
+    if p == 0:
+        return sum((x != 0).type(x.dtype), dim, keepdim)
+    if p == 1:
+        return sum(x.abs(), dim, keepdim)
+    return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
+
+
 def cumsum(x, dim: int) -> Tensor:
     """Cumulative sum as a matmul with a triangular mask (exact gradients, small dims)."""
     x = _t(x)

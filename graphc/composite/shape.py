@@ -274,6 +274,46 @@ def _zero(x: Tensor):
     return False if x.dtype is dt.bool_ else 0
 
 
+def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of dims (dim1, dim2), as a new last dim (a gather, not a view)."""
+    x = _t(x)
+    a, b = normalize_axis(dim1, x.ndim, "diagonal"), normalize_axis(dim2, x.ndim, "diagonal")
+    y = permute(x, [i for i in range(x.ndim) if i not in (a, b)] + [a, b])
+    r, c = y.shape[-2], y.shape[-1]
+    n = max(0, min(r, c - offset) if offset >= 0 else min(r + offset, c))
+    flat_index = (arange(n) + max(-offset, 0)) * c + (arange(n) + max(offset, 0))
+    flat = y.reshape(y.shape[:-2] + (r * c,))
+    return gather(flat, -1, flat_index.expand(y.shape[:-2] + (n,)))
+
+
+def diag(x, diagonal: int = 0) -> Tensor:
+    """A 1-D input becomes a matrix with it on diagonal ``diagonal``; 2-D gives a diagonal."""
+    x = _t(x)
+    if x.ndim == 2:
+        return globals()["diagonal"](x, diagonal)
+    if x.ndim != 1:
+        raise ShapeError(f"diag(): expected a 1-D or 2-D tensor, got {x.ndim}-D")
+    m, k = x.shape[0], diagonal
+    n = m + abs(k)
+    i = arange(n)
+    on_diagonal = (i.reshape(1, n) - i.reshape(n, 1)) == k
+    vals = index_select(x, 0, i.clamp(0, max(m - 1, 0))) if m else zeros_like_shape(x, n)
+    # row r holds v[r] above the main diagonal, column c holds v[c] below it
+    grid = vals.reshape(n, 1) if k >= 0 else vals.reshape(1, n)
+    return where(on_diagonal, grid.expand(n, n), 0)
+
+
+def zeros_like_shape(x: Tensor, n: int) -> Tensor:
+    return _bind(P.CONSTANT, value=0, shape=(n,), dtype=x.dtype)
+
+
+def trace(x) -> Tensor:
+    x = _t(x)
+    if x.ndim != 2:
+        raise ShapeError(f"trace(): expected a matrix, got {x.ndim}-D")
+    return diagonal(x).sum()
+
+
 def tril(x, diagonal: int = 0) -> Tensor:
     x = _t(x)
     r, c = x.shape[-2], x.shape[-1]
