@@ -19,15 +19,28 @@ def user_frame():
     return f
 
 
-def user_loc() -> tuple[str, int] | None:
+def user_loc() -> tuple | None:
+    """Where the user's code is now: (code object, bytecode offset), resolved lazily."""
     f = user_frame()
-    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
+    return (f.f_code, f.f_lasti) if f is not None else None
 
 
-def format_loc(loc: tuple[str, int] | None, full: bool = False) -> str:
+def loc_line(loc: tuple) -> tuple[str, int]:
+    """(file, line) of a location: (code, offset) as user_loc() and eager nodes record it,
+    which is much cheaper to take per op than a line number, or (file, line) itself."""
+    where, pos = loc
+    if isinstance(where, str):
+        return where, pos
+    for start, end, line in where.co_lines():
+        if start <= pos < end and line is not None:
+            return where.co_filename, line
+    return where.co_filename, where.co_firstlineno
+
+
+def format_loc(loc: tuple | None, full: bool = False) -> str:
     if loc is None:
         return "<unknown>"
-    path, line = loc
+    path, line = loc_line(loc)
     return f"{path if full else os.path.basename(path)}:{line}"
 
 

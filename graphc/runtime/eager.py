@@ -108,8 +108,10 @@ class EagerHandler(Handler):
                 f = _getframe(0)
             while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
                 f = f.f_back
-            loc = (f.f_code.co_filename, f.f_lineno) if f is not None else None
-            return Node(op, tuple(inputs), attrs, shape, dtype, out, True, loc, vbox, vbox[0])
+            loc = (f.f_code, f.f_lasti) if f is not None else None  # line found when printed
+            if type(inputs) is not tuple:
+                inputs = tuple(inputs)
+            return Node(op, inputs, attrs, shape, dtype, out, True, loc, vbox, vbox[0])
         return Node(LEAF, (), EMPTY, shape, dtype, out, False, None, vbox, vbox[0])
 
 
