@@ -151,18 +151,22 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     # The transform that grad_graph() records runs here under the eager handler: each
     # VJP node is evaluated as it is built (with history when create_graph=True), and
     # every forward value it reads is first checked for in-place modification.
-    with use_handler(eager.CHECKED_EAGER), set_grad_enabled(create_graph):
+    tracing = _state.handler.traces  # inside @graphc.compile: the gradient is traced too
+    if tracing:
+        _state.handler.note_backward(outs, wrt, order)
+    with use_handler(_state.handler if tracing else eager.CHECKED_EAGER), \
+            set_grad_enabled(create_graph):
         grads_out = autodiff.backward_nodes(outs, seeds, wrt, order)
     reused = {id(s) for s in seeds} | {id(n) for n in order}
     results = []
     for g in grads_out:
-        if g is not None and not (create_graph and g.requires_grad) and (
+        if g is not None and not tracing and not (create_graph and g.requires_grad) and (
                 id(g) in reused or not g.value.flags.writeable):
             # never alias a user's tensor, nor hand out read-only memory (a sum's gradient
             # is an expanded view): ``.grad.zero_()`` and ``.grad += ...`` must work
             g = make_leaf(g.shape, g.dtype, g.value.copy())
         results.append(None if g is None else _wrap(g))
-    if not (retain_graph if retain_graph is not None else create_graph):
+    if not (retain_graph if retain_graph is not None else create_graph) and not tracing:
         _free(order)
     return results
 
@@ -199,11 +203,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
             continue
         if not create_graph:
             g = g.detach()
-        prev = target._grad
+        prev = target.grad
         if prev is None:
-            target._grad = g
-        elif create_graph or prev.requires_grad:
-            target._grad = prev + g
+            target.grad = g
+        elif create_graph or prev.requires_grad or _state.handler.traces:
+            target.grad = prev + g
         else:  # in place, as PyTorch accumulates: references to .grad stay current
             with no_grad():
                 prev.add_(g)

@@ -25,16 +25,22 @@ def _graph_of(obj, args, stage: str) -> Graph:
         raise ArgumentError(f"dump_ir(): unknown stage {stage!r} for a tensor; expected one of "
                             f"{STAGES}")
     if callable(obj):
-        raise ArgumentError("dump_ir(fn, *args): tracing functions comes with graphc.compile; "
-                            "pass a tensor to see its recorded graph")
+        from .compiler import CompiledFunction
+        compiled = obj if isinstance(obj, CompiledFunction) else CompiledFunction(obj)
+        return compiled.lower(*args).last_graph(stage)
     raise ArgumentError(f"dump_ir(): expected a tensor or a function, got {type(obj).__name__}")
 
 
 def dump_ir(obj, *args, stage: str = "graph") -> str:
-    """The IR behind ``obj`` as text (see DESIGN.md, "Dumping IR")."""
-    return print_graph(_graph_of(obj, args, stage))
+    """The IR behind ``obj`` as text: a tensor's recorded graph, or a function traced on
+    example arguments (see DESIGN.md, "Dumping IR")."""
+    graphs = _graph_of(obj, args, stage)
+    graphs = graphs if isinstance(graphs, list) else [graphs]
+    return "\n".join(print_graph(g) for g in graphs)
 
 
 def to_dot(obj, *args, stage: str = "graph") -> str:
     """The same graph as ``dump_ir`` in Graphviz DOT."""
-    return _graph_to_dot(_graph_of(obj, args, stage))
+    graphs = _graph_of(obj, args, stage)
+    graphs = graphs if isinstance(graphs, list) else [graphs]
+    return "\n".join(_graph_to_dot(g) for g in graphs)

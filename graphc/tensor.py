@@ -291,7 +291,10 @@ class Tensor:
             if value.shape != self.shape:
                 raise ShapeError(f"assigned grad has data of a different size: "
                                  f"{list(value.shape)} vs {list(self.shape)}")
-        self._grad = value
+        if _state.handler.traces:  # recorded, written back after each compiled call
+            _state.handler.set_grad(self, value)
+        else:
+            self._grad = value
 
     def retain_grad(self) -> None:
         node = self._node
@@ -618,11 +621,9 @@ class Tensor:
                 raise DTypeError(f"{op}(): result type {new.dtype.name} can't be cast to the "
                                  f"desired output type {node.dtype.name}")
             new = _state.handler.bind(P.CAST, (new,), {"dtype": node.dtype})
+        if _state.handler.traces:  # functionalized: the compiler writes back after each call
+            return _state.handler.write(self, new, op)
         buf = node.value
-        if buf is None:  # traced: the compiler writes back after the call
-            new.vbox, new.sink = node.vbox, node.sink
-            self._node = new
-            return self
         if not buf.flags.writeable:
             raise ShapeError(f"{op}(): unsupported operation: this tensor is an expanded view or "
                              "read-only memory; call .clone() before writing to it")

@@ -101,6 +101,18 @@ def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
             ct[id(out)] = fit_to(g, out) if id(out) not in ct else ADD(ct[id(out)], g)
     handler = get_handler()
     recording = isinstance(handler, RecordingHandler)
+    saved_loc = handler.loc if recording else None
+    try:
+        _pull_back(order, ct, relevant, handler if recording else None)
+    finally:
+        if recording:
+            handler.loc = saved_loc
+    return [ct.get(id(w)) for w in wrt]
+
+
+def _pull_back(order: list[Node], ct: dict[int, Node], relevant: set[int],
+               recorder: RecordingHandler | None) -> None:
+    """Propagate the cotangents in ``ct`` through ``order`` in reverse, rule by rule."""
     for node in reversed(order):
         g = ct.get(id(node))
         if g is None or node.op is LEAF:
@@ -108,15 +120,14 @@ def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
         need = tuple(type(x) is Node and id(x) in relevant for x in node.inputs)
         if not any(need):
             continue
-        if recording:
-            handler.loc = node.loc
+        if recorder is not None:
+            recorder.loc = node.loc
         grads = node.op.vjp(node, g, need)
         for x, gx, want in zip(node.inputs, grads, need):
             if want and gx is not None:
                 gx = fit_to(gx, x)
                 prev = ct.get(id(x))
                 ct[id(x)] = gx if prev is None else ADD(prev, gx)
-    return [ct.get(id(w)) for w in wrt]
 
 
 def grad_graph(outputs: Sequence[Node], wrt: Sequence[Node], name: str = "backward",

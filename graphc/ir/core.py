@@ -116,6 +116,8 @@ LEAF = register(Op("leaf", _leaf_infer, None, None, differentiable=False))
 class Handler:
     """Receives every node an op-building function makes."""
 
+    traces = False  # True for the tracer of @graphc.compile: values are symbolic
+
     def bind(self, op: Op, inputs: Sequence[Any], attrs: dict) -> Node:
         raise NotImplementedError
 

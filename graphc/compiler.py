@@ -1,0 +1,386 @@
+"""``@graphc.compile``: trace a function to one Graph, guard on its signature, run it.
+
+Tracing runs the Python function once with symbolic tensors under a
+:class:`TracingHandler`: every op records a node, nothing is evaluated.
+Concrete tensors the function reaches (globals, closures, module parameters)
+become implicit inputs read at every call. ``backward()`` inside the function
+runs the autodiff transform at trace time; in-place updates and ``.grad``
+writes of concrete tensors are functionalized: recorded as extra outputs and
+written back after each call, so a whole training step is one graph.
+
+This module is the front end. It runs the traced graph with the reference
+(numpy) interpreter until the LLVM back end (``codegen/``, ``runtime/cpu``)
+takes over; every stage it knows is printable with ``.ir(stage)``.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import warnings
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .ir import dtypes as dt
+from .ir.core import Node, RecordingHandler, _state, make_leaf, use_handler
+from .ir.errors import ArgumentError, GraphcError, TraceError
+from .ir.graph import Graph
+from .ir.printer import print_graph
+from .ir.verify import verify
+from .runtime import eager
+from .tensor import Tensor, _wrap
+
+RETRACE_WARNING = 8
+STAGES = ("graph", "grad")
+
+
+class CompileError(GraphcError, RuntimeError):
+    """A function could not be compiled (a bug in graphc, or an unsupported construct)."""
+
+
+# ---------------------------------------------------------------- the tracer
+
+class TracingHandler(RecordingHandler):
+    """Records every node; concrete tensors it meets become implicit inputs."""
+
+    traces = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.captured: dict[int, tuple[Node, Node]] = {}  # id(concrete) -> (concrete, input)
+        self.writes: dict[int, tuple[Tensor, Node]] = {}  # id(tensor) -> (tensor, its node)
+        self.grads: dict[int, tuple[Tensor, Any]] = {}    # id(tensor) -> (tensor, its .grad)
+        self.backward_graphs: list[Graph] = []
+        self.arguments: dict[int, int] = {}  # id(symbolic argument tensor) -> its index
+
+    def symbolic(self, x: Any) -> Any:
+        """The traced stand-in for an op input: concrete nodes become implicit inputs."""
+        if type(x) is not Node or x.value is None:
+            return x
+        hit = self.captured.get(id(x))
+        if hit is None:
+            leaf = make_leaf(x.shape, x.dtype, name=f"captured{len(self.captured)}")
+            leaf.requires_grad, leaf.sink = x.requires_grad, x.sink
+            hit = self.captured[id(x)] = (x, leaf)
+        return hit[1]
+
+    def bind(self, op, inputs, attrs) -> Node:
+        return super().bind(op, tuple(self.symbolic(x) for x in inputs), attrs)
+
+    def write(self, t: Tensor, new: Node, op: str) -> Tensor:
+        """An in-place op on ``t``: its node becomes ``new`` now, its memory after the call."""
+        if t._base is not None:
+            raise TraceError(f"{op}(): in-place writes through a view are not supported inside "
+                             "@graphc.compile yet; write to the base tensor instead")
+        self.writes.setdefault(id(t), (t, t._node))
+        t._node = new
+        return t
+
+    def set_grad(self, t: Tensor, value: Tensor | None) -> None:
+        if id(t) in self.arguments:
+            raise TraceError("inside @graphc.compile, .grad of a tensor passed as an argument "
+                             "cannot be written back; reach parameters as captured tensors "
+                             "(globals, closures, module attributes) or return gradients "
+                             "with graphc.autograd.grad")
+        self.grads.setdefault(id(t), (t, t._grad))
+        t._grad = value
+
+    def note_backward(self, outs, wrt, order) -> None:
+        from .ir import autodiff
+        graph, _, _ = autodiff.grad_graph(outs, wrt, order=order)
+        self.backward_graphs.append(graph)
+
+    def restore(self) -> None:
+        """Give the user's tensors back their concrete nodes and gradients."""
+        for t, node in self.writes.values():
+            t._node = node
+        for t, grad in self.grads.values():
+            t._grad = grad
+
+
+# ---------------------------------------------------------------- arguments
+
+def _flatten(obj: Any, path: str, leaves: list, spec: list) -> Any:
+    """Tensors of a nested argument in order; the rest (static values) go into ``spec``."""
+    if isinstance(obj, Tensor):
+        leaves.append((path, obj))
+        spec.append(("T", path, tuple(obj.shape), obj.dtype.name, obj.requires_grad))
+        return _TensorSlot(len(leaves) - 1)
+    if isinstance(obj, (list, tuple)):
+        items = [_flatten(v, f"{path}[{i}]", leaves, spec) for i, v in enumerate(obj)]
+        return type(obj)(items) if not hasattr(obj, "_fields") else type(obj)(*items)
+    if isinstance(obj, dict):
+        return {k: _flatten(v, f"{path}[{k!r}]", leaves, spec) for k, v in obj.items()}
+    try:
+        hash(obj)
+    except TypeError:
+        raise ArgumentError(f"compile: argument {path} of type {type(obj).__name__} is neither "
+                            "a tensor, a container of tensors nor a hashable static value"
+                            ) from None
+    spec.append(("S", path, type(obj).__name__, obj))
+    return obj
+
+
+@dataclass(frozen=True)
+class _TensorSlot:
+    index: int
+
+
+def _fill(template: Any, tensors: list) -> Any:
+    if isinstance(template, _TensorSlot):
+        return tensors[template.index]
+    if isinstance(template, (list, tuple)):
+        items = [_fill(v, tensors) for v in template]
+        return type(template)(items) if not hasattr(template, "_fields") else \
+            type(template)(*items)
+    if isinstance(template, dict):
+        return {k: _fill(v, tensors) for k, v in template.items()}
+    return template
+
+
+def _output_nodes(out: Any, nodes: list) -> Any:
+    """The output structure with each tensor replaced by the index of its node."""
+    if isinstance(out, Tensor):
+        nodes.append(out._node)
+        return _TensorSlot(len(nodes) - 1)
+    if isinstance(out, (list, tuple)):
+        items = [_output_nodes(v, nodes) for v in out]
+        return type(out)(items) if not hasattr(out, "_fields") else type(out)(*items)
+    if isinstance(out, dict):
+        return {k: _output_nodes(v, nodes) for k, v in out.items()}
+    return out
+
+
+def _describe(item: tuple) -> str:
+    if item[0] == "T":
+        _, path, shape, dtype, rg = item
+        return f"{dtype}{list(shape)}{' requires_grad' if rg else ''}"
+    return f"{item[2]} {item[3]!r}"
+
+
+def explain(old: tuple, new: tuple) -> str:
+    """One line saying which part of a call's signature changed, from what to what."""
+    old_items, new_items = dict((i[1], i) for i in old[1]), dict((i[1], i) for i in new[1])
+    for path, item in new_items.items():
+        prev = old_items.get(path)
+        if prev != item:
+            was = _describe(prev) if prev else "absent"
+            return f"argument {path} changed from {was} to {_describe(item)}"
+    if old[0] != new[0]:
+        return f"grad mode changed from {'on' if old[0] else 'off'} to " \
+               f"{'on' if new[0] else 'off'}"
+    return "the arguments' structure changed"
+
+
+# ---------------------------------------------------------------- one traced program
+
+@dataclass
+class Signature:
+    """A call's arguments split into tensors and a hashable key (shapes, dtypes, statics)."""
+
+    key: tuple
+    tensors: list[Tensor]
+    paths: list[str]
+    templates: list
+    kw_templates: dict
+
+
+def signature(fn: Callable, args: tuple, kwargs: dict) -> Signature:
+    leaves: list = []
+    spec: list = []
+    templates = [_flatten(a, n, leaves, spec) for a, n in zip(args, _arg_names(fn, len(args)))]
+    kw_templates = {k: _flatten(v, k, leaves, spec) for k, v in kwargs.items()}
+    return Signature((_state.grad_enabled, tuple(spec)), [t for _, t in leaves],
+                     [p for p, _ in leaves], templates, kw_templates)
+
+
+@dataclass
+class Program:
+    """A traced function for one signature: its graph and how to call and write back.
+
+    Write-back targets are ("arg", i) for the i-th tensor argument of the call, or
+    ("tensor", t) for a concrete tensor the function reached.
+    """
+
+    graph: Graph
+    arg_inputs: list[Node]
+    captured: list[tuple[Node, Node]]         # (concrete node, graph input)
+    out_template: Any
+    n_outputs: int
+    writes: list[tuple]                        # write-back targets, in output order
+    grad_writes: list[tuple[Tensor, bool]]     # (tensor, has a value), in output order
+    backward_graphs: list[Graph] = field(default_factory=list)
+
+    def run(self, tensors: list[Tensor]) -> Any:
+        from .indexing import _refresh
+        env: dict[int, np.ndarray] = {}
+        for node, t in zip(self.arg_inputs, tensors):
+            env[id(node)] = t._value()
+        for concrete, node in self.captured:
+            env[id(node)] = concrete.value
+        values = eager.evaluate(self.graph, env)
+        pos = self.n_outputs
+        for kind, target in self.writes:
+            t = tensors[target] if kind == "arg" else target
+            np.copyto(t._node.value, values[pos], casting="unsafe")
+            _refresh(t)  # new version, fresh node: as after an eager in-place op
+            pos += 1
+        for t, has in self.grad_writes:
+            t._grad = _fresh(values[pos]) if has else None
+            pos += has
+        return _fill(self.out_template, [_fresh(v) for v in values[:self.n_outputs]])
+
+
+def _fresh(v: np.ndarray) -> Tensor:
+    """A new leaf tensor owning a copy of ``v`` (never aliasing an input or another output)."""
+    return _wrap(make_leaf(v.shape, dt.from_numpy(v.dtype), v.copy()))
+
+
+def trace(fn: Callable, sig: Signature, name: str) -> Program:
+    """Run ``fn`` once on symbolic tensors and build its Program."""
+    handler = TracingHandler()
+    inputs = []
+    for path, t in zip(sig.paths, sig.tensors):
+        leaf = make_leaf(tuple(t.shape), t.dtype, name=_ident(path))
+        leaf.requires_grad = t.requires_grad
+        inputs.append(leaf)
+    symbolic = [_wrap(n) for n in inputs]
+    for t, n in zip(symbolic, inputs):
+        if n.requires_grad:  # backward() reaches it as a leaf: see set_grad
+            n.sink = weakref.ref(t)
+    handler.arguments = {id(t): i for i, t in enumerate(symbolic)}
+    try:
+        with use_handler(handler):
+            out = fn(*[_fill(tpl, symbolic) for tpl in sig.templates],
+                     **{k: _fill(tpl, symbolic) for k, tpl in sig.kw_templates.items()})
+        out_nodes: list[Node] = []
+        out_template = _output_nodes(out, out_nodes)
+        writes = [(t, t._node) for t, _ in handler.writes.values()]
+        grads = [(t, t._grad) for t, _ in handler.grads.values()]
+    finally:
+        handler.restore()
+    outputs = [handler.symbolic(n) for n in out_nodes]
+    outputs += [handler.symbolic(n) for _, n in writes]
+    outputs += [handler.symbolic(g._node) for _, g in grads if g is not None]
+    captured = list(handler.captured.values())
+    _name_captured(fn, captured)
+    all_inputs = inputs + [leaf for _, leaf in captured]
+    graph = Graph.from_outputs(outputs, inputs=all_inputs, name=name)
+    graph.inputs = all_inputs
+    try:
+        verify(graph)
+    except Exception as e:  # a malformed graph is always graphc's bug
+        raise CompileError(f"compile({name}): the traced graph does not verify: {e}") from e
+    targets = [("arg", handler.arguments[id(t)]) if id(t) in handler.arguments else
+               ("tensor", t) for t, _ in writes]
+    return Program(graph, inputs, captured, out_template, len(out_nodes), targets,
+                   [(t, g is not None) for t, g in grads], handler.backward_graphs)
+
+
+def _name_captured(fn: Callable, captured: list[tuple[Node, Node]]) -> None:
+    """Name implicit inputs after the globals or closure variables that hold them."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    scope = {n: getattr(fn, "__globals__", {}).get(n) for n in code.co_names}
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            scope[name] = cell.cell_contents
+        except ValueError:  # an empty cell
+            pass
+    by_node = {id(v._node): k for k, v in scope.items() if isinstance(v, Tensor)}
+    for concrete, leaf in captured:
+        if id(concrete) in by_node:
+            leaf.name = by_node[id(concrete)]
+
+
+def _ident(path: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in path).strip("_") or "arg"
+
+
+def _arg_names(fn: Callable, n: int) -> list[str]:
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"arg{i}" for i in range(n)]
+
+
+# ---------------------------------------------------------------- the compiled callable
+
+class CompiledFunction:
+    """What ``graphc.compile(fn)`` returns: call it like ``fn``; ``.ir(stage)`` shows stages."""
+
+    def __init__(self, fn: Callable, device=None) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.device = device
+        self.cache: dict[tuple, Program] = {}
+        self.last: Program | None = None
+        self.last_key: tuple | None = None
+        self.retraces = 0
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+
+    def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list[Tensor]]:
+        sig = signature(self.fn, args, kwargs)
+        program = self.cache.get(sig.key)
+        if program is None:
+            if self.last_key is not None:
+                self.retraces += 1
+                reason = explain(self.last_key, sig.key)
+                if _debug_level() >= 1:
+                    print(f"graphc.compile({self.name}): retracing: {reason}", file=sys.stderr)
+                if self.retraces == RETRACE_WARNING:
+                    warnings.warn(f"graphc.compile({self.name}) has retraced {self.retraces} "
+                                  f"times (last: {reason}); calls with varying shapes or "
+                                  "static values each compile anew", stacklevel=3)
+            program = self.cache[sig.key] = trace(self.fn, sig, self.name)
+        self.last, self.last_key = program, sig.key
+        return program, sig.tensors
+
+    def __call__(self, *args, **kwargs):
+        program, tensors = self._program(args, kwargs)
+        return program.run(tensors)
+
+    def lower(self, *args, **kwargs) -> CompiledFunction:
+        """Trace for these example arguments without running; then ``.ir(stage)`` works."""
+        self._program(args, kwargs)
+        return self
+
+    def last_graph(self, stage: str = "graph") -> list[Graph]:
+        """The graphs of a stage for the last traced signature."""
+        if self.last is None:
+            raise ArgumentError(f"{self.name}.ir(): call the function or .lower(*args) first")
+        if stage == "graph":
+            return [self.last.graph]
+        if stage == "grad":
+            return self.last.backward_graphs
+        raise ArgumentError(f"{self.name}.ir(): unknown stage {stage!r}; this build knows "
+                            f"{STAGES} (optimized, kernels and llvm come with the LLVM back end)")
+
+    def ir(self, stage: str = "graph") -> str:
+        graphs = self.last_graph(stage)
+        if not graphs:
+            return f"# {self.name} calls no backward()"
+        return "\n".join(print_graph(g) for g in graphs)
+
+
+def compile(fn: Callable | None = None, *, device=None):  # noqa: A001
+    """``@graphc.compile`` or ``graphc.compile(fn)``: trace once per signature, then run."""
+    if fn is None:
+        return lambda f: CompiledFunction(f, device)
+    return CompiledFunction(fn, device)
+
+
+def _debug_level() -> int:
+    try:
+        return int(os.environ.get("GRAPHC_DEBUG", "0") or 0)
+    except ValueError:
+        return 1
+

@@ -1,0 +1,201 @@
+"""@graphc.compile's front end: tracing, guards and retracing, implicit inputs, backward()
+and in-place updates inside the traced function, dumps. Compiled results equal eager."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc
+from graphc.ir.errors import TraceError
+from tests.op_table import OPS, OpCase
+from tests.test_ops import _g, _inputs, _tol
+
+
+def _compiled_cases():
+    for c in OPS:
+        for si in range(len(c.samples)):
+            for d in c.dtypes:
+                yield pytest.param(c, si, d, id=f"{c.name}-{si}-{d}")
+
+
+@pytest.mark.parametrize("c,si,dtype", list(_compiled_cases()))
+def test_op_table_compiled_equals_eager(c: OpCase, si: int, dtype: str):
+    """Every op of the table, traced into one graph, gives eager's values and gradients."""
+    xs = _inputs(c, si, dtype)
+    grad = c.grad and any(x.dtype.kind == "f" for x in xs)
+
+    def program(*ts):
+        out = c.fn(graphc, *ts)
+        if not grad or not out.requires_grad or out.numel() == 0:
+            return out
+        cot = graphc.ones_like(out) * 0.5
+        wrt = [t for t in ts if t.requires_grad]
+        return (out, *graphc.autograd.grad((out * cot).sum(), wrt, allow_unused=True,
+                                           materialize_grads=True))
+
+    compiled = graphc.compile(program)
+    args = [_g(x.copy(), requires_grad=grad and x.dtype.kind == "f") for x in xs]
+    if "eager_only" in c.tags:
+        with pytest.raises(TraceError, match="graphc.where|traced"):
+            compiled(*args)
+        return
+    got = compiled(*args)
+    want = program(*[_g(x.copy(), requires_grad=grad and x.dtype.kind == "f") for x in xs])
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a.numpy().astype(np.float64),
+                                   b.detach().numpy().astype(np.float64), **_tol(c, dtype))
+
+
+def _mlp_params(seed=0):
+    graphc.manual_seed(seed)
+    return [graphc.randn(8, 16, requires_grad=True), graphc.zeros(16, requires_grad=True),
+            graphc.randn(16, 4, requires_grad=True), graphc.zeros(4, requires_grad=True)]
+
+
+def _make_step(params, lr=0.05):
+    w1, b1, w2, b2 = params
+
+    def step(x, y):
+        h = graphc.relu(x @ w1 + b1)
+        loss = graphc.nn.functional.softmax(h @ w2 + b2, 1).log().neg().gather(
+            1, y.reshape(-1, 1)).mean()
+        loss.backward()
+        with graphc.no_grad():
+            for p in (w1, b1, w2, b2):
+                p.sub_(lr * p.grad)
+                p.grad = None
+        return loss
+    return step
+
+
+def test_training_step_compiled_equals_eager_for_50_steps():
+    graphc.manual_seed(1)
+    x = graphc.randn(32, 8, dtype=graphc.float32)
+    y = graphc.randint(0, 4, (32,))
+    eager_params, compiled_params = _mlp_params(), _mlp_params()
+    eager_step = _make_step(eager_params)
+    compiled_step = graphc.compile(_make_step(compiled_params))
+    for i in range(50):
+        le = eager_step(x, y)
+        lc = compiled_step(x, y)
+        np.testing.assert_allclose(lc.item(), le.item(), rtol=1e-5, err_msg=f"step {i}")
+    for pe, pc in zip(eager_params, compiled_params):
+        np.testing.assert_allclose(pc.detach().numpy(), pe.detach().numpy(), rtol=1e-4,
+                                   atol=1e-6)
+        assert pc.grad is None and pc.requires_grad and pc.is_leaf
+    assert len(compiled_step.cache) == 1
+
+
+def test_captured_tensor_is_read_at_every_call_not_baked_in():
+    scale = graphc.tensor([2.0])
+    f = graphc.compile(lambda x: x * scale)
+    np.testing.assert_allclose(f(graphc.ones(2)).numpy(), [2.0, 2.0])
+    scale.mul_(5.0)  # eager in-place update between calls
+    np.testing.assert_allclose(f(graphc.ones(2)).numpy(), [10.0, 10.0])
+    assert "%scale" in f.ir("graph")
+
+
+def test_in_place_update_of_an_argument_is_written_back():
+    def bump(x):
+        x.add_(1.0)
+        return x * 2
+    f = graphc.compile(bump)
+    a = graphc.zeros(3)
+    before = a._version
+    out = f(a)
+    np.testing.assert_allclose(a.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(out.numpy(), [2.0, 2.0, 2.0])
+    assert a._version > before
+
+
+def test_retrace_once_per_shape_and_explain_why(monkeypatch, capsys):
+    monkeypatch.setenv("GRAPHC_DEBUG", "1")
+    f = graphc.compile(lambda x: (x * 2).sum())
+    for _ in range(3):
+        f(graphc.ones(3))
+        f(graphc.ones(4, 2))
+    assert len(f.cache) == 2 and f.retraces == 1
+    err = capsys.readouterr().err
+    assert err.count("retracing") == 1
+    assert "argument x changed from float32[3] to float32[4, 2]" in err
+    f(graphc.ones(3, dtype=graphc.float64))
+    assert "changed from float32[4, 2] to float64[3]" in capsys.readouterr().err
+
+
+def test_static_arguments_are_part_of_the_key():
+    f = graphc.compile(lambda x, k: x * k)
+    np.testing.assert_allclose(f(graphc.ones(2), 3).numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(f(graphc.ones(2), 4).numpy(), [4.0, 4.0])
+    assert len(f.cache) == 2
+
+
+def test_warns_after_eight_retraces():
+    f = graphc.compile(lambda x: x + 1)
+    with pytest.warns(UserWarning, match="retraced 8 times"):
+        for n in range(1, 11):
+            f(graphc.ones(n))
+
+
+def test_nested_arguments_and_outputs():
+    f = graphc.compile(lambda d, pair: {"s": d["a"] + pair[0], "p": (pair[1] * 2,)})
+    out = f({"a": graphc.ones(2)}, (graphc.full((2,), 3.0), graphc.ones(1)))
+    np.testing.assert_allclose(out["s"].numpy(), [4.0, 4.0])
+    np.testing.assert_allclose(out["p"][0].numpy(), [2.0])
+
+
+@pytest.mark.parametrize("body", [
+    lambda x: x * 2 if x.sum() > 0 else x,
+    lambda x: x * int(x[0]),
+    lambda x: x * x.sum().item(),
+    lambda x: graphc.tensor(x.numpy()),
+])
+def test_value_dependent_control_flow_is_a_clear_error(body):
+    f = graphc.compile(body)
+    with pytest.raises(TraceError) as info:
+        f(graphc.ones(3))
+    assert "graphc.where" in str(info.value)
+    assert "test_compiler.py" in str(info.value)
+
+
+def test_bad_shapes_raise_the_eager_error_before_running():
+    f = graphc.compile(lambda a, b: a @ b)
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        f(graphc.ones(2, 3), graphc.ones(4, 2))
+
+
+def test_dumps_and_lower():
+    def step(x, w, b):
+        return graphc.tanh(x @ w + b).sum()
+    args = (graphc.ones(4, 3), graphc.ones(3, 2), graphc.ones(2))
+    text = graphc.dump_ir(step, *args)
+    assert text.startswith("graph step(%x: f32[4,3], %w: f32[3,2], %b: f32[2])")
+    assert "matmul %x, %w" in text and "tanh" in text
+    lowered = graphc.compile(step).lower(*args)
+    assert lowered.ir("graph") == text
+    assert "no backward" in lowered.ir("grad")
+    with pytest.raises(TypeError, match="unknown stage"):
+        lowered.ir("ptx")
+    w = graphc.ones(3, 1, requires_grad=True)
+
+    def train(x):
+        loss = (x @ w).sum()
+        loss.backward()
+        return loss
+    grad_text = graphc.dump_ir(train, graphc.ones(4, 3), stage="grad")
+    assert grad_text.startswith("graph backward(%grad_out: f32[]")
+    assert w.grad is None  # tracing wrote nothing back
+
+
+def test_grad_of_an_argument_needs_autograd_grad():
+    def f(x):
+        (x * x).sum().backward()
+        return x.grad
+    with pytest.raises(TraceError, match="autograd.grad"):
+        graphc.compile(f)(graphc.ones(2, requires_grad=True))
+    g = graphc.compile(lambda x: graphc.autograd.grad((x * x).sum(), x)[0])
+    np.testing.assert_allclose(g(graphc.tensor([1.0, 3.0], requires_grad=True)).numpy(),
+                               [2.0, 6.0])
