@@ -30,13 +30,14 @@ from .ir import dtypes as dt
 from .ir.core import Node, RecordingHandler, _state, make_leaf, use_handler
 from .ir.errors import ArgumentError, GraphcError, TraceError
 from .ir.graph import Graph
+from .ir.passes import optimize
 from .ir.printer import print_graph
 from .ir.verify import verify
 from .runtime import eager
 from .tensor import Tensor, _wrap
 
 RETRACE_WARNING = 8
-STAGES = ("graph", "grad")
+STAGES = ("graph", "grad", "optimized")
 
 
 class CompileError(GraphcError, RuntimeError):
@@ -207,7 +208,8 @@ class Program:
     ("tensor", t) for a concrete tensor the function reached.
     """
 
-    graph: Graph
+    graph: Graph                               # as traced
+    optimized: Graph                           # after ir.passes.optimize: what runs
     arg_inputs: list[Node]
     captured: list[tuple[Node, Node]]         # (concrete node, graph input)
     out_template: Any
@@ -223,7 +225,7 @@ class Program:
             env[id(node)] = t._value()
         for concrete, node in self.captured:
             env[id(node)] = concrete.value
-        values = eager.evaluate(self.graph, env)
+        values = eager.evaluate(self.optimized, env)
         pos = self.n_outputs
         for kind, target in self.writes:
             t = tensors[target] if kind == "arg" else target
@@ -274,11 +276,12 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
     graph.inputs = all_inputs
     try:
         verify(graph)
+        optimized = verify(optimize(graph))
     except Exception as e:  # a malformed graph is always graphc's bug
         raise CompileError(f"compile({name}): the traced graph does not verify: {e}") from e
     targets = [("arg", handler.arguments[id(t)]) if id(t) in handler.arguments else
                ("tensor", t) for t, _ in writes]
-    return Program(graph, inputs, captured, out_template, len(out_nodes), targets,
+    return Program(graph, optimized, inputs, captured, out_template, len(out_nodes), targets,
                    [(t, g is not None) for t, g in grads], handler.backward_graphs)
 
 
@@ -361,6 +364,8 @@ class CompiledFunction:
             return [self.last.graph]
         if stage == "grad":
             return self.last.backward_graphs
+        if stage == "optimized":
+            return [self.last.optimized]
         raise ArgumentError(f"{self.name}.ir(): unknown stage {stage!r}; this build knows "
                             f"{STAGES} (optimized, kernels and llvm come with the LLVM back end)")
 

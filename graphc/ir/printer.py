@@ -75,7 +75,8 @@ def print_graph(graph: Graph) -> str:
     lines = [f"graph {graph.name}({params}) -> ({results}) {{"]
     for n in graph.nodes:
         args = ", ".join(ref(x) for x in n.inputs)
-        attrs = " ".join(f"{k}={_attr(v)}" for k, v in n.attrs.items())
+        attrs = " ".join(f"{k}={_attr(v)}" for k, v in n.attrs.items()
+                         if not (not n.inputs and k in ("shape", "dtype")))  # in the type
         text = f"  {names[id(n)]} = {n.op.name}" + (f" {args}" if args else "")
         text += f" {attrs}" if attrs else ""
         text = f"{text:<40} : {type_str(n):<14}"

@@ -11,10 +11,10 @@ from sys import _getframe
 
 import numpy as np
 
-from ..ir import dtypes as dt
 from ..ir.core import EMPTY, LEAF, Handler, Node, Op, _state
-from ..ir.errors import _PKG_DIR, AutogradError, DTypeError, format_loc
+from ..ir.errors import _PKG_DIR, AutogradError, format_loc
 from ..ir.graph import Graph
+from ..ir.reference import _call, run_op  # noqa: F401  (run_op: re-exported)
 
 _ndarray = np.ndarray
 
@@ -22,46 +22,7 @@ _ndarray = np.ndarray
 # ignored for the ops graphc runs (a filter on our own modules costs nothing per op, unlike
 # np.errstate).
 warnings.filterwarnings("ignore", category=RuntimeWarning,
-                        module=r"graphc\.(runtime\.eager|ir\.ops|ir\.random)")
-
-
-def run_op(op: Op, attrs: dict, vals: list, dtype: dt.DType) -> np.ndarray:
-    """The numpy value of ``op`` on ``vals``, as an array of ``dtype``."""
-    npd = dtype.np
-    if op.cast_inputs:
-        vals = [v.astype(npd) if type(v) is _ndarray and v.dtype != npd else v for v in vals]
-    return _call(op, attrs, vals, npd)
-
-
-def _call(op: Op, attrs: dict, vals: list, npd: np.dtype) -> np.ndarray:
-    """Run the numpy implementation on already-cast values; the result has dtype ``npd``."""
-    try:
-        ufunc = op.ufunc
-        out = ufunc(*vals) if ufunc is not None else op.impl(attrs, *vals)
-    except OverflowError as e:
-        out = _run_wrapped(op, attrs, vals, npd, e)
-    except ValueError as e:
-        raise DTypeError(f"{op.name}(): {e}") from None
-    if type(out) is not _ndarray:
-        out = np.asarray(out)
-    if out.dtype is not npd and out.dtype != npd:
-        out = out.astype(npd)
-    return out
-
-
-def _run_wrapped(op: Op, attrs: dict, vals: list, npd: np.dtype, err: Exception) -> np.ndarray:
-    """Retry with Python ints out of the integer result type's range wrapped into it.
-
-    numpy refuses ``uint8_array + -2``; PyTorch wraps the scalar (``-2 -> 254``),
-    just as ``uint8_array - 2`` wraps.
-    """
-    if not (op.cast_inputs and npd.kind in "iu"):
-        raise DTypeError(f"{op.name}(): {err}") from None
-    try:
-        vals = [np.array(v).astype(npd)[()] if type(v) is int else v for v in vals]
-        return op.ufunc(*vals) if op.ufunc is not None else op.impl(attrs, *vals)
-    except (ValueError, OverflowError) as e:
-        raise DTypeError(f"{op.name}(): {e}") from None
+                        module=r"graphc\.(runtime\.eager|ir\.(ops|random|reference))")
 
 
 class EagerHandler(Handler):
