@@ -139,12 +139,15 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
          order: list[Node] | None = None):
     """Gradient tensors (or None) of ``wrt``; frees the graph unless retained."""
     outs = [t._node for t in outputs]
+    if _state.handler.traces:  # concrete tensors stand for the tracer's implicit inputs
+        outs = [_state.handler.symbolic(n) for n in outs]
+        wrt = [_state.handler.symbolic(n) for n in wrt]
     for t in outputs:
         if not t.requires_grad:
             raise AutogradError("element 0 of tensors does not require grad and does not have a "
                                 "grad_fn")
     seeds = [_seed(t, g) for t, g in zip(outputs, grads)]
-    if order is None:
+    if order is None or _state.handler.traces:
         order = autodiff.forward_order(outs)
     if os.environ.get("GRAPHC_DEBUG", "0") not in ("", "0"):
         print(print_graph(autodiff.grad_graph(outs, wrt, order=order)[0]), file=sys.stderr)

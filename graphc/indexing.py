@@ -15,7 +15,7 @@ from .creation import tensor
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import LEAF, _state, make_leaf
-from .ir.errors import IndexOutOfRange, ShapeError, ValueArgumentError
+from .ir.errors import IndexOutOfRange, ShapeError, TraceError, ValueArgumentError
 from .tensor import Tensor, _bind, _t, _view, _wrap
 
 
@@ -32,6 +32,12 @@ def _item(it, x: Tensor):
             raise IndexOutOfRange(f"tensors used as indices must be long, int, byte or bool "
                                   f"tensors, got {it.dtype.name} (indexing a tensor of shape "
                                   f"{list(x.shape)})")
+        if it._node.value is None:  # traced: handled in the graph by _traced_advanced
+            if it.dtype.kind != dt.INT:
+                raise TraceError(f"indexing with a traced bool mask gives a value-dependent "
+                                 f"shape; use graphc.where(mask, x, 0) instead (indexing a "
+                                 f"tensor of shape {list(x.shape)})")
+            return it
         v = it._value("index with")
         if v.ndim == 0 and it.dtype.kind == dt.INT:
             return int(v)
@@ -126,10 +132,51 @@ def positions(shape: tuple, items: tuple) -> np.ndarray:
         raise IndexOutOfRange(f"{e} (indexing a tensor of shape {list(shape)})") from None
 
 
+def _traced_advanced(x: Tensor, items: tuple) -> Tensor:
+    """Integer-tensor indices whose values are only known at run time (inside compile).
+
+    The advanced dims must be adjacent (numpy moves non-adjacent ones to the
+    front, which is rarely meant); they merge into one dim that a gather reads at
+    the flat index sum(idx_k * stride_k), negative indices counted from the end.
+    """
+    ndim = x.ndim
+    used = sum(1 for it in items if it is not None and it is not Ellipsis)
+    full: list = []
+    for it in items:
+        full += [slice(None)] * (ndim - used) if it is Ellipsis else [it]
+    full += [slice(None)] * (ndim - len([i for i in full if i is not None]))
+    if any(it is None for it in full):
+        raise TraceError("indexing with traced index tensors and None is not supported inside "
+                         "@graphc.compile yet; unsqueeze the result instead")
+    adv = [d for d, it in enumerate(full) if not isinstance(it, slice)]
+    if adv != list(range(adv[0], adv[-1] + 1)):
+        raise TraceError("traced index tensors must index adjacent dims inside "
+                         "@graphc.compile; use index_select/gather per dim instead")
+    basic = _basic(x, tuple(slice(None) if d in adv else it for d, it in enumerate(full)))
+    idx = [_t(it) for it in (full[d] for d in adv)]
+    sizes = [basic.shape[d] for d in adv]
+    from .composite import broadcast_tensors, where
+    idx = broadcast_tensors(*idx)
+    flat = None
+    for i, n in zip(idx, sizes):
+        i = where(i < 0, i + n, i)
+        flat = i if flat is None else flat * n + i
+    p, q = adv[0], adv[-1] + 1
+    pre, post = basic.shape[:p], basic.shape[q:]
+    merged = basic.reshape(pre + (int(np.prod(sizes, dtype=np.int64)),) + post)
+    b = tuple(flat.shape)
+    k = int(np.prod(b, dtype=np.int64))
+    index = flat.reshape((1,) * len(pre) + (k,) + (1,) * len(post)).expand(pre + (k,) + post)
+    out = _bind(P.GATHER, merged._node, index._node, axis=p)
+    return out.reshape(pre + b + post)
+
+
 def getitem(x: Tensor, idx) -> Tensor:
     items = _items(x, idx)
     if _is_basic(items):
         return _basic(x, items)
+    if any(isinstance(it, Tensor) for it in items):
+        return _traced_advanced(x, items)
     pos = positions(x.shape, items)
     if not x.requires_grad and x._node.value is not None:
         return _wrap(make_leaf(pos.shape, x.dtype, x._node.value.reshape(-1)[pos]))

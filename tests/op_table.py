@@ -332,10 +332,9 @@ OPS: list[OpCase] = [
     case("getitem_mask", lambda m, x: x[x > 0], lambda x: x[x > 0], [(A(3, 4),)],
          tags={"eager_only"}),  # the result's shape depends on the values: not traceable
     case("getitem_tensor_idx", lambda m, x, i: x[:, i], lambda x, i: x[:, i],
-         [(A(3, 5), A(4, kind="index:5")), (A(2, 3), A(2, 2, kind="index:3"))],
-         tags={"eager_only"}),  # traced index tensors: use gather/index_select (for now)
+         [(A(3, 5), A(4, kind="index:5")), (A(2, 3), A(2, 2, kind="index:3"))]),
     case("getitem_pair_idx", lambda m, x, i, j: x[i, j], lambda x, i, j: x[i, j],
-         [(A(3, 4), A(5, kind="index:3"), A(5, kind="index:4"))], tags={"eager_only"}),
+         [(A(3, 4), A(5, kind="index:3"), A(5, kind="index:4"))]),
     case("gather", lambda m, x, i: m.gather(x, 1, i), lambda x, i: np.take_along_axis(x, i, 1),
          [(A(3, 4), A(3, 2, kind="index:4")), (A(2, 3), A(2, 5, kind="index:3"))]),
     case("gather_dim0", lambda m, x, i: x.gather(0, i), lambda x, i: np.take_along_axis(

@@ -199,3 +199,34 @@ def test_grad_of_an_argument_needs_autograd_grad():
     g = graphc.compile(lambda x: graphc.autograd.grad((x * x).sum(), x)[0])
     np.testing.assert_allclose(g(graphc.tensor([1.0, 3.0], requires_grad=True)).numpy(),
                                [2.0, 6.0])
+
+
+@pytest.mark.parametrize("index", [
+    lambda x, i, j: x[i],
+    lambda x, i, j: x[:, i],
+    lambda x, i, j: x[i, j],
+    lambda x, i, j: x[:, i, 1:],
+    lambda x, i, j: x[i[0]],
+    lambda x, i, j: x[graphc.arange(3), j],
+    lambda x, i, j: x[i.reshape(3, 1), j.reshape(1, 3)],
+])
+def test_traced_integer_tensor_indices(index):
+    x = graphc.randn(5, 4, 3)
+    i, j = graphc.tensor([0, 2, -1]), graphc.tensor([1, 3, 0])
+    want = index(x, i, j)
+    got = graphc.compile(index)(x, i, j)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want.numpy())
+
+
+def test_traced_mask_index_is_a_clear_error():
+    with pytest.raises(TraceError, match="graphc.where"):
+        graphc.compile(lambda x, m: x[m])(graphc.ones(3), graphc.tensor([True, False, True]))
+
+
+def test_autograd_grad_with_respect_to_a_captured_tensor():
+    w = graphc.randn(5, 4, requires_grad=True)
+    i = graphc.tensor([0, 2, -1, 2])
+    compiled = graphc.compile(lambda i: graphc.autograd.grad((w[i] ** 2).sum(), w)[0])
+    want = graphc.autograd.grad((w[i] ** 2).sum(), w)[0]
+    np.testing.assert_allclose(compiled(i).numpy(), want.numpy(), rtol=1e-6)
