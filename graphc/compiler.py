@@ -196,6 +196,8 @@ def signature(fn: Callable, args: tuple, kwargs: dict) -> Signature:
     spec: list = []
     templates = [_flatten(a, n, leaves, spec) for a, n in zip(args, _arg_names(fn, len(args)))]
     kw_templates = {k: _flatten(v, k, leaves, spec) for k, v in kwargs.items()}
+    if hasattr(fn, "training"):  # a Module-like callable: train() and eval() trace apart
+        spec.append(("S", "training", "bool", bool(fn.training)))
     return Signature((_state.grad_enabled, tuple(spec)), [t for _, t in leaves],
                      [p for p, _ in leaves], templates, kw_templates)
 
@@ -344,6 +346,7 @@ class CompiledFunction:
                                   f"times (last: {reason}); calls with varying shapes or "
                                   "static values each compile anew", stacklevel=3)
             program = self.cache[sig.key] = trace(self.fn, sig, self.name)
+            _report(program, self.name)
         self.last, self.last_key = program, sig.key
         return program, sig.tensors
 
@@ -381,6 +384,29 @@ def compile(fn: Callable | None = None, *, device=None):  # noqa: A001
     if fn is None:
         return lambda f: CompiledFunction(f, device)
     return CompiledFunction(fn, device)
+
+
+def _report(program: Program, name: str) -> None:
+    """GRAPHC_DEBUG=2 prints the traced graph, 3 the gradient and optimized graphs too;
+    GRAPHC_DUMP_DIR gets every stage as text and Graphviz DOT."""
+    from .ir.printer import to_dot
+    stages = [("graph", [program.graph]), ("grad", program.backward_graphs),
+              ("optimized", [program.optimized])]
+    level = _debug_level()
+    for i, (stage, graphs) in enumerate(stages):
+        if graphs and level >= 2 + (i > 0):
+            print(f"--- graphc.compile({name}): {stage}", file=sys.stderr)
+            print("\n".join(print_graph(g) for g in graphs), file=sys.stderr)
+    folder = os.environ.get("GRAPHC_DUMP_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for stage, graphs in stages:
+            for k, g in enumerate(graphs):
+                base = os.path.join(folder, f"{_ident(name)}.{stage}{k if k else ''}")
+                with open(base + ".txt", "w") as f:
+                    f.write(print_graph(g) + "\n")
+                with open(base + ".dot", "w") as f:
+                    f.write(to_dot(g) + "\n")
 
 
 def _debug_level() -> int:

@@ -230,3 +230,35 @@ def test_autograd_grad_with_respect_to_a_captured_tensor():
     compiled = graphc.compile(lambda i: graphc.autograd.grad((w[i] ** 2).sum(), w)[0])
     want = graphc.autograd.grad((w[i] ** 2).sum(), w)[0]
     np.testing.assert_allclose(compiled(i).numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_debug_levels_and_dump_dir(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("GRAPHC_DEBUG", "3")
+    monkeypatch.setenv("GRAPHC_DUMP_DIR", str(tmp_path))
+
+    def twice(x):
+        return x * 2 * 1
+    graphc.compile(twice)(graphc.ones(2))
+    err = capsys.readouterr().err
+    assert "--- graphc.compile(twice): graph" in err
+    assert "--- graphc.compile(twice): optimized" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "twice.graph.dot", "twice.graph.txt", "twice.optimized.dot", "twice.optimized.txt"]
+    assert (tmp_path / "twice.graph.txt").read_text().count("mul") == 2
+    assert (tmp_path / "twice.optimized.txt").read_text().count("mul") == 1
+
+
+def test_module_like_callables_trace_per_mode():
+    class Scale:
+        def __init__(self):
+            self.training = True
+            self.w = graphc.full((3,), 2.0)
+
+        def __call__(self, x):
+            return x * self.w if self.training else x
+    m = Scale()
+    f = graphc.compile(m)
+    np.testing.assert_allclose(f(graphc.ones(3)).numpy(), [2.0] * 3)
+    m.training = False
+    np.testing.assert_allclose(f(graphc.ones(3)).numpy(), [1.0] * 3)
+    assert len(f.cache) == 2
