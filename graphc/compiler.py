@@ -219,6 +219,7 @@ class Program:
     writes: list[tuple]                        # write-back targets, in output order
     grad_writes: list[tuple[Tensor, bool]]     # (tensor, has a value), in output order
     backward_graphs: list[Graph] = field(default_factory=list)
+    guards: list[tuple] = field(default_factory=list)  # see check_guards
 
     def run(self, tensors: list[Tensor]) -> Any:
         from .indexing import _refresh
@@ -272,7 +273,7 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
     outputs += [handler.symbolic(n) for _, n in writes]
     outputs += [handler.symbolic(g._node) for _, g in grads if g is not None]
     captured = list(handler.captured.values())
-    _name_captured(fn, captured)
+    guards = _guards(fn, captured)
     all_inputs = inputs + [leaf for _, leaf in captured]
     graph = Graph.from_outputs(outputs, inputs=all_inputs, name=name)
     graph.inputs = all_inputs
@@ -284,24 +285,57 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
     targets = [("arg", handler.arguments[id(t)]) if id(t) in handler.arguments else
                ("tensor", t) for t, _ in writes]
     return Program(graph, optimized, inputs, captured, out_template, len(out_nodes), targets,
-                   [(t, g is not None) for t, g in grads], handler.backward_graphs)
+                   [(t, g is not None) for t, g in grads], handler.backward_graphs, guards)
 
 
-def _name_captured(fn: Callable, captured: list[tuple[Node, Node]]) -> None:
-    """Name implicit inputs after the globals or closure variables that hold them."""
+def _scope(fn: Callable) -> dict[str, Any]:
+    """The names a function reaches tensors by: globals it uses, closure variables, and
+    attributes of the object it is (or is bound to), as ``self.<attr>``."""
+    scope: dict[str, Any] = {}
+    owner = getattr(fn, "__self__", None) or (None if inspect.isfunction(fn) else fn)
+    if owner is not None and hasattr(owner, "__dict__"):
+        scope.update({f"self.{k}": v for k, v in vars(owner).items()})
+        if fn is owner:  # an object called directly: its class's __call__ is the code
+            fn = type(owner).__call__
+    fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
-    if code is None:
-        return
-    scope = {n: getattr(fn, "__globals__", {}).get(n) for n in code.co_names}
-    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
-        try:
-            scope[name] = cell.cell_contents
-        except ValueError:  # an empty cell
-            pass
-    by_node = {id(v._node): k for k, v in scope.items() if isinstance(v, Tensor)}
+    if code is not None:
+        glob = getattr(fn, "__globals__", {})
+        scope.update({n: glob[n] for n in code.co_names if n in glob})
+        for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+            try:
+                scope[name] = cell.cell_contents
+            except ValueError:  # an empty cell
+                pass
+    return scope
+
+
+def _guards(fn: Callable, captured: list[tuple[Node, Node]]) -> list[tuple]:
+    """Name the implicit inputs after the variables holding them and return what to check
+    before each call: (name, tensor, its storage, requires_grad)."""
+    by_node = {id(v._node): (k, v) for k, v in _scope(fn).items() if isinstance(v, Tensor)}
+    guards = []
     for concrete, leaf in captured:
-        if id(concrete) in by_node:
-            leaf.name = by_node[id(concrete)]
+        hit = by_node.get(id(concrete))
+        if hit is not None:
+            leaf.name = _ident(hit[0])
+            guards.append((hit[0], hit[1], concrete.value, concrete.requires_grad))
+    return guards
+
+
+def check_guards(fn: Callable, guards: list[tuple]) -> str | None:
+    """Why a traced program no longer fits the tensors its function reaches, or None."""
+    if not guards:
+        return None
+    scope = _scope(fn)
+    for name, tensor, storage, requires_grad in guards:
+        if scope.get(name) is not tensor:
+            return f"captured tensor {name} was rebound to another object"
+        if tensor._node.value is not storage:
+            return f"captured tensor {name} has new storage (.data or set_ replaced it)"
+        if tensor.requires_grad != requires_grad:
+            return f"captured tensor {name} changed requires_grad to {tensor.requires_grad}"
+    return None
 
 
 def _ident(path: str) -> str:
@@ -335,10 +369,11 @@ class CompiledFunction:
     def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list[Tensor]]:
         sig = signature(self.fn, args, kwargs)
         program = self.cache.get(sig.key)
-        if program is None:
-            if self.last_key is not None:
+        stale = program is not None and check_guards(self.fn, program.guards)
+        if program is None or stale:
+            if self.last_key is not None or stale:
                 self.retraces += 1
-                reason = explain(self.last_key, sig.key)
+                reason = stale or explain(self.last_key, sig.key)
                 if _debug_level() >= 1:
                     print(f"graphc.compile({self.name}): retracing: {reason}", file=sys.stderr)
                 if self.retraces == RETRACE_WARNING:

@@ -262,3 +262,42 @@ def test_module_like_callables_trace_per_mode():
     m.training = False
     np.testing.assert_allclose(f(graphc.ones(3)).numpy(), [1.0] * 3)
     assert len(f.cache) == 2
+
+
+SCALE = graphc.tensor([2.0])
+
+
+def _uses_global(x):
+    return x * SCALE
+
+
+def test_rebinding_a_captured_global_retraces(monkeypatch, capsys):
+    global SCALE
+    monkeypatch.setenv("GRAPHC_DEBUG", "1")
+    f = graphc.compile(_uses_global)
+    np.testing.assert_allclose(f(graphc.ones(1)).numpy(), [2.0])
+    old = SCALE
+    SCALE = graphc.tensor([3.0])
+    try:
+        np.testing.assert_allclose(f(graphc.ones(1)).numpy(), [3.0])
+        assert "captured tensor SCALE was rebound" in capsys.readouterr().err
+        SCALE.data = graphc.tensor([4.0])
+        np.testing.assert_allclose(f(graphc.ones(1)).numpy(), [4.0])
+        assert "has new storage" in capsys.readouterr().err
+    finally:
+        SCALE = old
+
+
+def test_module_attributes_are_named_and_guarded():
+    class Affine:
+        def __init__(self):
+            self.w = graphc.full((2,), 2.0)
+
+        def __call__(self, x):
+            return x * self.w
+    m = Affine()
+    f = graphc.compile(m)
+    f(graphc.ones(2))
+    assert "%self_w" in f.ir("graph")
+    m.w = graphc.full((2,), 5.0)
+    np.testing.assert_allclose(f(graphc.ones(2)).numpy(), [5.0, 5.0])
