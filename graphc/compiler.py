@@ -56,6 +56,7 @@ class TracingHandler(RecordingHandler):
         self.captured: dict[int, tuple[Node, Node]] = {}  # id(concrete) -> (concrete, input)
         self.writes: dict[int, tuple[Tensor, Node]] = {}  # id(tensor) -> (tensor, its node)
         self.grads: dict[int, tuple[Tensor, Any]] = {}    # id(tensor) -> (tensor, its .grad)
+        self.grad_reads: dict[int, tuple[Tensor, Any]] = {}  # .grad as it was when first read
         self.backward_graphs: list[Graph] = []
         self.arguments: dict[int, int] = {}  # id(symbolic argument tensor) -> its index
 
@@ -82,12 +83,16 @@ class TracingHandler(RecordingHandler):
         t._node = new
         return t
 
+    def read_grad(self, t: Tensor) -> None:
+        self.grad_reads.setdefault(id(t), (t, t._grad))
+
     def set_grad(self, t: Tensor, value: Tensor | None) -> None:
         if id(t) in self.arguments:
             raise TraceError("inside @graphc.compile, .grad of a tensor passed as an argument "
                              "cannot be written back; reach parameters as captured tensors "
                              "(globals, closures, module attributes) or return gradients "
                              "with graphc.autograd.grad")
+        self.grad_reads.setdefault(id(t), (t, t._grad))
         self.grads.setdefault(id(t), (t, t._grad))
         t._grad = value
 
@@ -106,25 +111,15 @@ class TracingHandler(RecordingHandler):
 
 # ---------------------------------------------------------------- arguments
 
-def _flatten(obj: Any, path: str, leaves: list, spec: list) -> Any:
-    """Tensors of a nested argument in order; the rest (static values) go into ``spec``."""
-    if isinstance(obj, Tensor):
-        leaves.append((path, obj))
-        spec.append(("T", path, tuple(obj.shape), obj.dtype.name, obj.requires_grad))
-        return _TensorSlot(len(leaves) - 1)
+def tree_map(fn: Callable, obj: Any, path: str = "") -> Any:
+    """``obj`` with every leaf (anything but a list, tuple or dict) replaced by
+    ``fn(leaf, path)``; the path names the leaf, e.g. ``batch['x'][0]``."""
     if isinstance(obj, (list, tuple)):
-        items = [_flatten(v, f"{path}[{i}]", leaves, spec) for i, v in enumerate(obj)]
-        return type(obj)(items) if not hasattr(obj, "_fields") else type(obj)(*items)
+        items = [tree_map(fn, v, f"{path}[{i}]") for i, v in enumerate(obj)]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
     if isinstance(obj, dict):
-        return {k: _flatten(v, f"{path}[{k!r}]", leaves, spec) for k, v in obj.items()}
-    try:
-        hash(obj)
-    except TypeError:
-        raise ArgumentError(f"compile: argument {path} of type {type(obj).__name__} is neither "
-                            "a tensor, a container of tensors nor a hashable static value"
-                            ) from None
-    spec.append(("S", path, type(obj).__name__, obj))
-    return obj
+        return {k: tree_map(fn, v, f"{path}[{k!r}]") for k, v in obj.items()}
+    return fn(obj, path)
 
 
 @dataclass(frozen=True)
@@ -132,35 +127,44 @@ class _TensorSlot:
     index: int
 
 
+def _flatten(obj: Any, path: str, leaves: list, spec: list) -> Any:
+    """Tensors of a nested argument in order; the rest (static values) go into ``spec``."""
+    def leaf(x: Any, p: str) -> Any:
+        if isinstance(x, Tensor):
+            leaves.append((p, x))
+            spec.append(("T", p, tuple(x.shape), x.dtype.name, str(x.device), x.requires_grad))
+            return _TensorSlot(len(leaves) - 1)
+        try:
+            hash(x)
+        except TypeError:
+            raise ArgumentError(f"compile: argument {p} of type {type(x).__name__} is neither "
+                                "a tensor, a container of tensors nor a hashable static "
+                                "value") from None
+        spec.append(("S", p, type(x).__name__, x))
+        return x
+    return tree_map(leaf, obj, path)
+
+
 def _fill(template: Any, tensors: list) -> Any:
-    if isinstance(template, _TensorSlot):
-        return tensors[template.index]
-    if isinstance(template, (list, tuple)):
-        items = [_fill(v, tensors) for v in template]
-        return type(template)(items) if not hasattr(template, "_fields") else \
-            type(template)(*items)
-    if isinstance(template, dict):
-        return {k: _fill(v, tensors) for k, v in template.items()}
-    return template
+    return tree_map(lambda x, p: tensors[x.index] if isinstance(x, _TensorSlot) else x,
+                    template)
 
 
 def _output_nodes(out: Any, nodes: list) -> Any:
     """The output structure with each tensor replaced by the index of its node."""
-    if isinstance(out, Tensor):
-        nodes.append(out._node)
-        return _TensorSlot(len(nodes) - 1)
-    if isinstance(out, (list, tuple)):
-        items = [_output_nodes(v, nodes) for v in out]
-        return type(out)(items) if not hasattr(out, "_fields") else type(out)(*items)
-    if isinstance(out, dict):
-        return {k: _output_nodes(v, nodes) for k, v in out.items()}
-    return out
+    def leaf(x: Any, p: str) -> Any:
+        if isinstance(x, Tensor):
+            nodes.append(x._node)
+            return _TensorSlot(len(nodes) - 1)
+        return x
+    return tree_map(leaf, out)
 
 
 def _describe(item: tuple) -> str:
     if item[0] == "T":
-        _, path, shape, dtype, rg = item
-        return f"{dtype}{list(shape)}{' requires_grad' if rg else ''}"
+        _, path, shape, dtype, device, rg = item
+        where = "" if device == "cpu" else f" on {device}"
+        return f"{dtype}{list(shape)}{where}{' requires_grad' if rg else ''}"
     return f"{item[2]} {item[3]!r}"
 
 
@@ -220,6 +224,7 @@ class Program:
     grad_writes: list[tuple[Tensor, bool]]     # (tensor, has a value), in output order
     backward_graphs: list[Graph] = field(default_factory=list)
     guards: list[tuple] = field(default_factory=list)  # see check_guards
+    grad_guards: list[tuple] = field(default_factory=list)  # (tensor, its .grad when traced)
 
     def run(self, tensors: list[Tensor]) -> Any:
         from .indexing import _refresh
@@ -236,8 +241,16 @@ class Program:
             _refresh(t)  # new version, fresh node: as after an eager in-place op
             pos += 1
         for t, has in self.grad_writes:
-            t._grad = _fresh(values[pos]) if has else None
-            pos += has
+            if not has:
+                t._grad = None
+                continue
+            g, v = t._grad, values[pos]
+            if g is not None and g.shape == v.shape and g._node.value.flags.writeable:
+                np.copyto(g._node.value, v, casting="unsafe")  # in place: the program reads
+                _refresh(g)                                      # this .grad as an input
+            else:
+                t._grad = _fresh(v)
+            pos += 1
         return _fill(self.out_template, [_fresh(v) for v in values[:self.n_outputs]])
 
 
@@ -274,6 +287,7 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
     outputs += [handler.symbolic(g._node) for _, g in grads if g is not None]
     captured = list(handler.captured.values())
     guards = _guards(fn, captured)
+    grad_guards = [(t, g) for t, g in handler.grad_reads.values()]
     all_inputs = inputs + [leaf for _, leaf in captured]
     graph = Graph.from_outputs(outputs, inputs=all_inputs, name=name)
     graph.inputs = all_inputs
@@ -285,7 +299,8 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
     targets = [("arg", handler.arguments[id(t)]) if id(t) in handler.arguments else
                ("tensor", t) for t, _ in writes]
     return Program(graph, optimized, inputs, captured, out_template, len(out_nodes), targets,
-                   [(t, g is not None) for t, g in grads], handler.backward_graphs, guards)
+                   [(t, g is not None) for t, g in grads], handler.backward_graphs, guards,
+                   grad_guards)
 
 
 def _scope(fn: Callable) -> dict[str, Any]:
@@ -321,6 +336,16 @@ def _guards(fn: Callable, captured: list[tuple[Node, Node]]) -> list[tuple]:
             leaf.name = _ident(hit[0])
             guards.append((hit[0], hit[1], concrete.value, concrete.requires_grad))
     return guards
+
+
+def _check_grads(grad_guards: list[tuple]) -> str | None:
+    """The program read or wrote these tensors' .grad: each must be the same object (or
+    None) as when it was traced; write-backs keep it so, call after call."""
+    for t, g in grad_guards:
+        if t._grad is not g:
+            now = "None" if t._grad is None else "a new tensor"
+            return f".grad of a captured {t.dtype.name}{list(t.shape)} tensor is now {now}"
+    return None
 
 
 def check_guards(fn: Callable, guards: list[tuple]) -> str | None:
@@ -369,7 +394,8 @@ class CompiledFunction:
     def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list[Tensor]]:
         sig = signature(self.fn, args, kwargs)
         program = self.cache.get(sig.key)
-        stale = program is not None and check_guards(self.fn, program.guards)
+        stale = program is not None and (check_guards(self.fn, program.guards) or
+                                         _check_grads(program.grad_guards))
         if program is None or stale:
             if self.last_key is not None or stale:
                 self.retraces += 1

@@ -280,6 +280,8 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
+        if _state.handler.traces:  # the compiled program depends on what .grad holds
+            _state.handler.read_grad(self)
         return self._grad
 
     @grad.setter

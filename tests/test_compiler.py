@@ -301,3 +301,29 @@ def test_module_attributes_are_named_and_guarded():
     assert "%self_w" in f.ir("graph")
     m.w = graphc.full((2,), 5.0)
     np.testing.assert_allclose(f(graphc.ones(2)).numpy(), [5.0, 5.0])
+
+
+def test_gradients_accumulate_across_compiled_calls_like_eager():
+    """Without ``grad = None`` the step accumulates into .grad: compiled as eager."""
+    def make():
+        w = graphc.ones(3, requires_grad=True)
+
+        def step(x):
+            loss = (x * w).sum()
+            loss.backward()
+            return loss
+        return w, step
+    we, step_e = make()
+    wc, step_c = make()
+    compiled = graphc.compile(step_c)
+    x = graphc.tensor([1.0, 2.0, 3.0])
+    for _ in range(4):
+        step_e(x)
+        compiled(x)
+        np.testing.assert_allclose(wc.grad.numpy(), we.grad.numpy())
+    wc.grad = None
+    we.grad = None
+    step_e(x)
+    compiled(x)
+    np.testing.assert_allclose(wc.grad.numpy(), we.grad.numpy())
+    assert len(compiled.cache) <= 2
