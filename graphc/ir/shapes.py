@@ -8,6 +8,12 @@ Shape = tuple[int, ...]
 
 def broadcast_shapes(*shapes: Shape, op: str = "broadcast") -> Shape:
     """The broadcast of ``shapes``; ShapeError naming ``op`` if they do not broadcast."""
+    first = shapes[0]
+    for s in shapes:  # the common cases first: equal shapes, scalars
+        if s != first and s:
+            break
+    else:
+        return first if first or len(shapes) == 1 else max(shapes, key=len)
     ndim = max(len(s) for s in shapes)
     out = [1] * ndim
     for s in shapes:
