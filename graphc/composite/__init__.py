@@ -28,6 +28,7 @@ from .linalg import *  # noqa: F403
 from .reduce import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .shape import permute, transpose
+from .sorting import *  # noqa: F403
 
 # ---------------------------------------------------------------- Tensor methods
 
@@ -40,7 +41,8 @@ std norm logsumexp softmax log_softmax all any count_nonzero cumsum matmul mm bm
 reshape view view_as reshape_as permute transpose swapaxes swapdims t movedim squeeze
 unsqueeze flatten unflatten expand expand_as broadcast_to repeat tile narrow split chunk
 unbind tril triu diagonal diag trace flip gather scatter_add scatter_add_ index_select take
-masked_fill masked_fill_ clamp_ nonzero add sub mul div floor_divide remainder pow neg abs
+sort argsort topk kthvalue median msort masked_fill masked_fill_ clamp_ nonzero add sub mul div
+floor_divide remainder pow neg abs
 """.split()
 for _name in _METHODS:
     if not hasattr(Tensor, _name) or _name in ("abs", "pow", "neg"):

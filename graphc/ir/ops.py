@@ -541,6 +541,35 @@ SCATTER_ADD = register(Op("scatter_add", _scatter_add_infer, _scatter_add_impl,
                           _scatter_add_vjp))
 
 
+# ---------------------------------------------------------------- argsort
+
+def _argsort_infer(inputs, attrs):
+    (x,) = inputs
+    x = _need_node("argsort", x)
+    if not 0 <= attrs["axis"] < max(x.ndim, 1):
+        raise IndexOutOfRange(f"argsort(): dim {attrs['axis']} out of range for {describe(x)}")
+    return x.shape, dt.int64
+
+
+def _argsort_impl(attrs, x):
+    if x.ndim == 0:
+        return np.zeros((), dtype=np.int64)
+    axis = attrs["axis"]
+    if not attrs["descending"]:
+        return np.argsort(x, axis=axis, kind="stable")
+    # stable descending: sort the reversed array ascending on negated keys would break
+    # ties the wrong way; reverse, sort stably, reverse back and remap the positions
+    n = x.shape[axis]
+    flipped = np.flip(x, axis=axis)
+    order = np.argsort(flipped, axis=axis, kind="stable")
+    return (n - 1 - np.flip(order, axis=axis)).astype(np.int64)
+
+
+# The positions that sort ``x`` along ``axis`` (stable; NaN last ascending, first descending
+# as in PyTorch). Not differentiable: sort, topk and friends gather with it.
+ARGSORT = register(Op("argsort", _argsort_infer, _argsort_impl, None))
+
+
 # ---------------------------------------------------------------- matmul
 
 def _matmul_infer(inputs, attrs):
