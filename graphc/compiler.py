@@ -33,11 +33,11 @@ from .ir.graph import Graph
 from .ir.passes import optimize
 from .ir.printer import print_graph
 from .ir.verify import verify
-from .runtime import eager
+from .runtime.cpu import NativeProgram
 from .tensor import Tensor, _wrap
 
 RETRACE_WARNING = 8
-STAGES = ("graph", "grad", "optimized")
+STAGES = ("graph", "grad", "optimized", "kernels", "llvm")
 
 
 class CompileError(GraphcError, RuntimeError):
@@ -215,7 +215,8 @@ class Program:
     """
 
     graph: Graph                               # as traced
-    optimized: Graph                           # after ir.passes.optimize: what runs
+    optimized: Graph                           # after ir.passes.optimize
+    native: NativeProgram                      # the optimized graph's kernels, compiled
     arg_inputs: list[Node]
     captured: list[tuple[Node, Node]]         # (concrete node, graph input)
     out_template: Any
@@ -233,7 +234,7 @@ class Program:
             env[id(node)] = t._value()
         for concrete, node in self.captured:
             env[id(node)] = concrete.value
-        values = eager.evaluate(self.optimized, env)
+        values = self.native.run(env)
         pos = self.n_outputs
         for kind, target in self.writes:
             t = tensors[target] if kind == "arg" else target
@@ -296,11 +297,15 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
         optimized = verify(optimize(graph))
     except Exception as e:  # a malformed graph is always graphc's bug
         raise CompileError(f"compile({name}): the traced graph does not verify: {e}") from e
+    try:
+        native = NativeProgram(optimized)
+    except Exception as e:  # LLVM refused our IR: also graphc's bug, never a crash
+        raise CompileError(f"compile({name}): code generation failed: {e}") from e
     targets = [("arg", handler.arguments[id(t)]) if id(t) in handler.arguments else
                ("tensor", t) for t, _ in writes]
-    return Program(graph, optimized, inputs, captured, out_template, len(out_nodes), targets,
-                   [(t, g is not None) for t, g in grads], handler.backward_graphs, guards,
-                   grad_guards)
+    return Program(graph, optimized, native, inputs, captured, out_template, len(out_nodes),
+                   targets, [(t, g is not None) for t, g in grads], handler.backward_graphs,
+                   guards, grad_guards)
 
 
 def _scope(fn: Callable) -> dict[str, Any]:
@@ -430,11 +435,18 @@ class CompiledFunction:
             return self.last.backward_graphs
         if stage == "optimized":
             return [self.last.optimized]
-        raise ArgumentError(f"{self.name}.ir(): unknown stage {stage!r}; this build knows "
-                            f"{STAGES} (optimized, kernels and llvm come with the LLVM back end)")
+        if stage in ("kernels", "llvm"):
+            return [stage]
+        raise ArgumentError(f"{self.name}.ir(): unknown stage {stage!r}; expected one of "
+                            f"{STAGES}")
 
     def ir(self, stage: str = "graph") -> str:
         graphs = self.last_graph(stage)
+        native = self.last.native
+        if stage == "kernels":
+            return native.describe()
+        if stage == "llvm":
+            return native.compiled.optimized_ir if native.compiled else "; no kernels"
         if not graphs:
             return f"# {self.name} calls no backward()"
         return "\n".join(print_graph(g) for g in graphs)

@@ -327,3 +327,30 @@ def test_gradients_accumulate_across_compiled_calls_like_eager():
     compiled(x)
     np.testing.assert_allclose(wc.grad.numpy(), we.grad.numpy())
     assert len(compiled.cache) <= 2
+
+
+def test_elementwise_chains_fuse_into_one_native_kernel():
+    f = graphc.compile(lambda x, y: (graphc.tanh(x * 2 + y).exp() > 1.0) | (x < -1))
+    x, y = graphc.randn(3, 4), graphc.randn(4)
+    got = f(x, y)
+    want = (graphc.tanh(x * 2 + y).exp() > 1.0) | (x < -1)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    kernels = f.ir("kernels")
+    assert "1 kernels, 0 interpreted nodes" in kernels
+    assert "mul -> add -> tanh -> exp -> gt" in kernels
+    llvm = f.ir("llvm")
+    assert "define void @k" in llvm and "fmul" in llvm
+
+
+def test_native_kernels_on_edge_shapes_and_strides():
+    f = graphc.compile(lambda a, b: graphc.where(a > b, a * b, a - b) / (b * b + 1))
+    shapes = [((0, 3), (1, 3)), ((1,), (1,)), ((5, 1), (7,)), ((), (2, 3)), ((3, 1, 2), (4, 1))]
+    for sa, sb in shapes:
+        a, b = graphc.randn(*sa), graphc.randn(*sb)
+        want = graphc.where(a > b, a * b, a - b) / (b * b + 1)
+        np.testing.assert_allclose(f(a, b).numpy(), want.numpy(), rtol=1e-6)
+    a = graphc.randn(4, 6).t()  # a non-contiguous argument
+    b = graphc.randn(6, 4)
+    np.testing.assert_allclose(f(a, b).numpy(),
+                               (graphc.where(a > b, a * b, a - b) / (b * b + 1)).numpy(),
+                               rtol=1e-6)

@@ -1,0 +1,247 @@
+"""The lowering table: one small entry per elementwise primitive, emitting the LLVM IR for
+one element. CPU kernels use it now; the PTX path will use the same table.
+
+Values are (llvm value, graphc dtype) pairs; bools are i1 in registers and one byte
+in memory. Operands are converted to the op's computation type first (PyTorch's
+promotion, as the numpy reference does).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llvmlite import ir
+
+from ..ir import dtypes as dt
+from ..ir.core import Node
+
+I1 = ir.IntType(1)
+_INT_BITS = {dt.uint8: 8, dt.int8: 8, dt.int16: 16, dt.int32: 32, dt.int64: 64}
+
+
+def llvm_type(d: dt.DType, memory: bool = False) -> ir.Type:
+    """The LLVM type of a value of ``d`` in registers (bool: i1) or in memory (bool: i8)."""
+    if d is dt.bool_:
+        return ir.IntType(8) if memory else I1
+    if d is dt.float32:
+        return ir.FloatType()
+    if d is dt.float64:
+        return ir.DoubleType()
+    if d in _INT_BITS:
+        return ir.IntType(_INT_BITS[d])
+    raise NotImplementedError(f"no LLVM type for {d}")
+
+
+def convert(b: ir.IRBuilder, v, src: dt.DType, dst: dt.DType):
+    """``v`` of dtype ``src`` as a value of ``dst`` (numpy's astype semantics)."""
+    if src is dst:
+        return v
+    t = llvm_type(dst)
+    if dst is dt.bool_:
+        if src.kind == dt.FLOAT:
+            return b.fcmp_unordered("!=", v, ir.Constant(v.type, 0.0))  # NaN is True
+        return b.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
+    if src is dt.bool_:
+        return b.uitofp(v, t) if dst.kind == dt.FLOAT else b.zext(v, t)
+    if src.kind == dt.FLOAT and dst.kind == dt.FLOAT:
+        return b.fpext(v, t) if dst.itemsize > src.itemsize else b.fptrunc(v, t)
+    if src.kind == dt.FLOAT:
+        return b.fptosi(v, t) if dst.is_signed else b.fptoui(v, t)
+    if dst.kind == dt.FLOAT:
+        return b.sitofp(v, t) if src.is_signed else b.uitofp(v, t)
+    if dst.itemsize == src.itemsize:
+        return v
+    if dst.itemsize < src.itemsize:
+        return b.trunc(v, t)
+    return b.sext(v, t) if src.is_signed else b.zext(v, t)
+
+
+def literal(x, d: dt.DType):
+    t = llvm_type(d)
+    if d is dt.bool_:
+        return ir.Constant(t, int(bool(x)))
+    return ir.Constant(t, float(x) if d.kind == dt.FLOAT else int(x))
+
+
+class Emitter:
+    """Emits one op's element: ``emit(node, operand values) -> llvm value``."""
+
+    def __init__(self, builder: ir.IRBuilder, module: ir.Module) -> None:
+        self.b = builder
+        self.module = module
+
+    def intrinsic(self, name: str, d: dt.DType):
+        return self.module.declare_intrinsic(name, [llvm_type(d)])
+
+    def libm(self, name: str, d: dt.DType):
+        """A C math function (``tanhf``/``tanh``) resolved from the process at JIT time."""
+        fname = name + ("f" if d is dt.float32 else "")
+        t = llvm_type(d)
+        fn = self.module.globals.get(fname)
+        return fn if fn is not None else ir.Function(self.module, ir.FunctionType(t, [t]),
+                                                     name=fname)
+
+    def emit(self, node: Node, operands: list) -> object:
+        rule = LOWERINGS[node.op.name]
+        return rule(self, node, operands)
+
+
+# ---------------------------------------------------------------- the table
+
+def _operands_as(e: Emitter, inputs: tuple, operands: list, d: dt.DType) -> list:
+    """The operands as values of ``d``; a literal input (value None) becomes a constant."""
+    out = []
+    for x, (v, src) in zip(inputs, operands):
+        out.append(literal(x, d) if v is None else convert(e.b, v, src, d))
+    return out
+
+
+def _compute_dtype(node: Node) -> dt.DType:
+    """Comparisons compute in the promoted type of their operands; others in their own."""
+    if node.dtype is dt.bool_ and node.op.name not in ("cast", "detach"):
+        return dt.result_type(node.inputs)
+    return node.dtype
+
+
+def _unary_float(intrinsic: str | None = None, libm: str | None = None) -> Callable:
+    def rule(e: Emitter, node: Node, ops: list):
+        d = node.dtype
+        (x,) = _operands_as(e, node.inputs, ops, d)
+        fn = e.intrinsic(intrinsic, d) if intrinsic else e.libm(libm, d)
+        return e.b.call(fn, [x])
+    return rule
+
+
+def _arith(float_op: str, int_op: str) -> Callable:
+    def rule(e: Emitter, node: Node, ops: list):
+        d = node.dtype
+        x, y = _operands_as(e, node.inputs, ops, d)
+        return getattr(e.b, float_op if d.kind == dt.FLOAT else int_op)(x, y)
+    return rule
+
+
+def _compare(symbol: str) -> Callable:
+    def rule(e: Emitter, node: Node, ops: list):
+        d = _compute_dtype(node)
+        x, y = _operands_as(e, node.inputs, ops, d)
+        if d.kind == dt.FLOAT:
+            if symbol == "!=":
+                return e.b.fcmp_unordered("!=", x, y)  # NaN != anything
+            return e.b.fcmp_ordered(symbol, x, y)
+        if d is dt.bool_ or not d.is_signed:
+            return e.b.icmp_unsigned(symbol, x, y)
+        return e.b.icmp_signed(symbol, x, y)
+    return rule
+
+
+def _extreme(pick_first: str) -> Callable:
+    """maximum/minimum; NaN in either operand gives NaN, as numpy and PyTorch."""
+    def rule(e: Emitter, node: Node, ops: list):
+        d = node.dtype
+        x, y = _operands_as(e, node.inputs, ops, d)
+        b = e.b
+        if d.kind == dt.FLOAT:
+            first = b.fcmp_ordered(pick_first, x, y)
+            r = b.select(first, x, y)
+            return b.select(b.fcmp_unordered("uno", x, x), x, r)
+        cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
+        return b.select(cmp(pick_first, x, y), x, y)
+    return rule
+
+
+def _neg(e: Emitter, node: Node, ops: list):
+    (x,) = _operands_as(e, node.inputs, ops, node.dtype)
+    return e.b.fneg(x) if node.dtype.kind == dt.FLOAT else e.b.neg(x)
+
+
+def _abs(e: Emitter, node: Node, ops: list):
+    d = node.dtype
+    (x,) = _operands_as(e, node.inputs, ops, d)
+    if d.kind == dt.FLOAT:
+        return e.b.call(e.intrinsic("llvm.fabs", d), [x])
+    if not d.is_signed:
+        return x
+    return e.b.select(e.b.icmp_signed("<", x, ir.Constant(x.type, 0)), e.b.neg(x), x)
+
+
+def _sign(e: Emitter, node: Node, ops: list):
+    d = node.dtype
+    (x,) = _operands_as(e, node.inputs, ops, d)
+    b, zero = e.b, ir.Constant(x.type, 0.0 if d.kind == dt.FLOAT else 0)
+    one, minus = literal(1, d), literal(-1, d) if d.is_signed else literal(0, d)
+    if d.kind == dt.FLOAT:  # NaN and zeros pass through
+        return b.select(b.fcmp_ordered(">", x, zero), one,
+                        b.select(b.fcmp_ordered("<", x, zero), minus, x))
+    cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
+    return b.select(cmp(">", x, zero), one, b.select(cmp("<", x, zero), minus, zero))
+
+
+def _reciprocal(e: Emitter, node: Node, ops: list):
+    (x,) = _operands_as(e, node.inputs, ops, node.dtype)
+    return e.b.fdiv(literal(1, node.dtype), x)
+
+
+def _pow(e: Emitter, node: Node, ops: list):
+    x, y = _operands_as(e, node.inputs, ops, node.dtype)
+    return e.b.call(e.intrinsic("llvm.pow", node.dtype), [x, y])
+
+
+def _logical(op: str) -> Callable:
+    def rule(e: Emitter, node: Node, ops: list):
+        x, y = _operands_as(e, node.inputs, ops, dt.bool_)
+        return getattr(e.b, op)(x, y)
+    return rule
+
+
+def _logical_not(e: Emitter, node: Node, ops: list):
+    (x,) = _operands_as(e, node.inputs, ops, dt.bool_)
+    return e.b.xor(x, ir.Constant(I1, 1))
+
+
+def _where(e: Emitter, node: Node, ops: list):
+    (c,) = _operands_as(e, node.inputs[:1], ops[:1], dt.bool_)
+    x, y = _operands_as(e, node.inputs[1:], ops[1:], node.dtype)
+    return e.b.select(c, x, y)
+
+
+def _cast(e: Emitter, node: Node, ops: list):
+    (v, src) = ops[0]
+    return convert(e.b, v, src, node.dtype)
+
+
+def _identity(e: Emitter, node: Node, ops: list):
+    return ops[0][0]
+
+
+LOWERINGS: dict[str, Callable] = {
+    "neg": _neg, "abs": _abs, "sign": _sign, "reciprocal": _reciprocal,
+    "exp": _unary_float("llvm.exp"), "log": _unary_float("llvm.log"),
+    "sin": _unary_float("llvm.sin"), "cos": _unary_float("llvm.cos"),
+    "sqrt": _unary_float("llvm.sqrt"), "floor": _unary_float("llvm.floor"),
+    "ceil": _unary_float("llvm.ceil"), "tanh": _unary_float(libm="tanh"),
+    "add": _arith("fadd", "add"), "sub": _arith("fsub", "sub"), "mul": _arith("fmul", "mul"),
+    "div": _arith("fdiv", "sdiv"), "pow": _pow,
+    "maximum": _extreme(">"), "minimum": _extreme("<"),
+    "eq": _compare("=="), "ne": _compare("!="), "lt": _compare("<"), "le": _compare("<="),
+    "gt": _compare(">"), "ge": _compare(">="),
+    "logical_and": _logical("and_"), "logical_or": _logical("or_"),
+    "logical_not": _logical_not, "where": _where, "cast": _cast, "detach": _identity,
+}
+
+FLOAT_ONLY = {"exp", "log", "sin", "cos", "sqrt", "floor", "ceil", "tanh", "pow", "div",
+              "reciprocal"}
+
+
+def lowerable(node: Node) -> bool:
+    """Whether the table covers ``node`` with its operand and result types."""
+    name = node.op.name
+    if name not in LOWERINGS:
+        return False
+    types = [node.dtype] + [x.dtype for x in node.inputs if type(x) is Node]
+    if any(t is dt.float16 for t in types):
+        return False
+    if name in FLOAT_ONLY and node.dtype.kind != dt.FLOAT:
+        return False
+    if node.dtype is dt.bool_ and name in ("add", "sub", "mul", "maximum", "minimum", "neg",
+                                          "abs", "sign"):
+        return False  # bool arithmetic is logic in numpy: left to the interpreter
+    return True
