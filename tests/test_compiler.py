@@ -354,3 +354,27 @@ def test_native_kernels_on_edge_shapes_and_strides():
     np.testing.assert_allclose(f(a, b).numpy(),
                                (graphc.where(a > b, a * b, a - b) / (b * b + 1)).numpy(),
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("dims,keep", [((1,), False), ((0, 2), True), ((), False), ((2,), True),
+                                       ((0,), False)])
+def test_reductions_fuse_their_elementwise_producers(dims, keep):
+    def f(x, y):
+        s = (x * y + 1.0).sum(dims, keepdim=keep) if dims else (x * y + 1.0).sum()
+        return s, (x - y).amax(dims if dims else (0, 1, 2), keepdim=keep)
+    x, y = graphc.randn(3, 4, 5, dtype=graphc.float64), graphc.randn(4, 1, dtype=graphc.float64)
+    compiled = graphc.compile(f)
+    for got, want in zip(compiled(x, y), f(x, y)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    kernels = compiled.ir("kernels")
+    assert "mul -> add -> sum" in kernels and "sub -> max" in kernels
+    assert "interpreted nodes" in kernels and ", 0 interpreted nodes" in kernels
+
+
+def test_integer_and_bool_reductions_native():
+    f = graphc.compile(lambda a, m: (a.sum(0), (a * 2).amax(1), m.sum(), m.any(1)))
+    a = graphc.randint(-50, 50, (6, 7))
+    m = graphc.rand(6, 7) > 0.5
+    for got, want in zip(f(a, m), (a.sum(0), (a * 2).amax(1), m.sum(), m.any(1))):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

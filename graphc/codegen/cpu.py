@@ -15,7 +15,7 @@ from llvmlite import ir
 from ..ir.core import Node
 from ..ir.shapes import numel
 from .fusion import Kernel
-from .lower import Emitter, llvm_type
+from .lower import Emitter, convert, llvm_type
 
 I64 = ir.IntType(64)
 I8P = ir.IntType(8).as_pointer()
@@ -46,57 +46,142 @@ def _broadcast_strides(shape: tuple, out: tuple) -> list[int]:
     return list(reversed(strides))
 
 
-def _offset(b: ir.IRBuilder, i, shape: tuple, out: tuple):
-    """The element offset of input ``shape`` at flat output index ``i``."""
-    if tuple(shape) == tuple(out):
-        return i
-    if numel(shape) == 1:
-        return ir.Constant(I64, 0)
-    strides = _broadcast_strides(shape, out)
-    total, suffix = None, 1
-    terms = []
-    for d in reversed(range(len(out))):
-        if strides[d]:
-            coord = b.urem(b.udiv(i, ir.Constant(I64, suffix)), ir.Constant(I64, out[d]))
-            terms.append(b.mul(coord, ir.Constant(I64, strides[d])))
-        suffix *= out[d]
-    for t in terms:
-        total = t if total is None else b.add(total, t)
-    return total if total is not None else ir.Constant(I64, 0)
+REDUCTIONS = ("sum", "max")
+
+
+def _coords(b: ir.IRBuilder, idx, dims: list[int], sizes: tuple) -> dict[int, object]:
+    """Coordinates along ``dims`` (C order) of flat index ``idx``."""
+    out: dict[int, object] = {}
+    suffix = 1
+    for d in reversed(dims):
+        c = idx if suffix == 1 else b.udiv(idx, ir.Constant(I64, suffix))
+        if d != dims[0]:
+            c = b.urem(c, ir.Constant(I64, sizes[d]))
+        out[d] = c
+        suffix *= sizes[d]
+    return out
+
+
+class _Indexer:
+    """Element offsets of the kernel's inputs at (outer, inner) loop indices.
+
+    The domain is the loop's full shape (a reduction's input shape); ``kept`` dims are
+    walked by the outer index, ``reduced`` dims by the inner one.
+    """
+
+    def __init__(self, domain: tuple, reduced: tuple) -> None:
+        self.domain = domain
+        self.reduced = [d for d in range(len(domain)) if d in reduced]
+        self.kept = [d for d in range(len(domain)) if d not in reduced]
+        self.n_inner = numel(tuple(domain[d] for d in self.reduced))
+        trailing = self.reduced == list(range(len(domain) - len(self.reduced), len(domain)))
+        self.contiguous = trailing  # then offset = outer * n_inner + inner for full inputs
+
+    def offset(self, b: ir.IRBuilder, shape: tuple, outer, inner):
+        if numel(shape) == 1:
+            return ir.Constant(I64, 0)
+        if tuple(shape) == tuple(self.domain) and self.contiguous:
+            if inner is None:
+                return outer
+            return b.add(b.mul(outer, ir.Constant(I64, self.n_inner)), inner)
+        strides = _broadcast_strides(shape, self.domain)
+        coords = _coords(b, outer, self.kept, self.domain) if self.kept else {}
+        if inner is not None and self.reduced:
+            coords.update(_coords(b, inner, self.reduced, self.domain))
+        total = None
+        for d, st in enumerate(strides):
+            if st:
+                t = coords[d] if st == 1 else b.mul(coords[d], ir.Constant(I64, st))
+                total = t if total is None else b.add(total, t)
+        return total if total is not None else ir.Constant(I64, 0)
+
+
+def _counted_loop(b: ir.IRBuilder, fn: ir.Function, n: int, name: str):
+    """Open ``for i in range(n)``; returns (i, close) where close() ends the loop."""
+    head = fn.append_basic_block(f"{name}_head")
+    body = fn.append_basic_block(f"{name}_body")
+    end = fn.append_basic_block(f"{name}_end")
+    start = b.block
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64, name=name)
+    i.add_incoming(ir.Constant(I64, 0), start)
+    b.cbranch(b.icmp_unsigned("<", i, ir.Constant(I64, n)), body, end)
+    b.position_at_end(body)
+
+    def close() -> None:
+        i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
+        b.branch(head)
+        b.position_at_end(end)
+    return i, head, close
+
+
+def _combine(b: ir.IRBuilder, op: str, acc, v, d):
+    if op == "sum":
+        return b.fadd(acc, v) if d.kind == 2 else b.add(acc, v)
+    if d.kind == 2:  # max: NaN wins, as numpy and PyTorch
+        bigger = b.select(b.fcmp_ordered(">", v, acc), v, acc)
+        return b.select(b.fcmp_unordered("uno", v, v), v, bigger)
+    cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
+    return b.select(cmp(">", v, acc), v, acc)
+
+
+def _identity(op: str, d):
+    t = llvm_type(d)
+    if op == "sum":
+        return ir.Constant(t, 0.0 if d.kind == 2 else 0)
+    if d.kind == 2:
+        return ir.Constant(t, float("-inf"))
+    bits = t.width
+    return ir.Constant(t, -(1 << (bits - 1)) if d.is_signed else 0)
 
 
 def emit_kernel(module: ir.Module, k: Kernel) -> None:
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8P] * (1 + len(k.inputs))),
                      name=k.name)
-    out_arg, in_args = fn.args[0], fn.args[1:]
-    entry, loop, body, done = (fn.append_basic_block(n) for n in
-                               ("entry", "loop", "body", "done"))
-    b = ir.IRBuilder(entry)
-    n = ir.Constant(I64, numel(k.shape))
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
     ptrs = {id(x): b.bitcast(a, llvm_type(x.dtype, memory=True).as_pointer())
-            for x, a in zip(k.inputs, in_args)}
-    out_ptr = b.bitcast(out_arg, llvm_type(k.root.dtype, memory=True).as_pointer())
-    b.branch(loop)
-    b.position_at_end(loop)
-    i = b.phi(I64, name="i")
-    i.add_incoming(ir.Constant(I64, 0), entry)
-    b.cbranch(b.icmp_unsigned("<", i, n), body, done)
-    b.position_at_end(body)
-    values: dict[int, tuple] = {}
-    for x in k.inputs:
-        v = b.load(b.gep(ptrs[id(x)], [_offset(b, i, x.shape, k.shape)]))
-        values[id(x)] = (b.trunc(v, ir.IntType(1)) if x.dtype.name == "bool" else v, x.dtype)
+            for x, a in zip(k.inputs, fn.args[1:])}
+    out_ptr = b.bitcast(fn.args[0], llvm_type(k.root.dtype, memory=True).as_pointer())
+    reduce = k.root if k.root.op.name in REDUCTIONS else None
+    domain = reduce.inputs[0].shape if reduce else k.shape
+    axes = tuple(a for a in reduce.attrs["axes"] if a < len(domain)) if reduce else ()
+    index = _Indexer(domain, axes)
     e = Emitter(b, module)
-    for m in k.nodes:
-        ops = [values[id(x)] if type(x) is Node else (None, None) for x in m.inputs]
-        values[id(m)] = (e.emit(m, ops), m.dtype)
-    result, d = values[id(k.root)]
+
+    def element(outer, inner) -> dict[int, tuple]:
+        values: dict[int, tuple] = {}
+        for x in k.inputs:
+            v = b.load(b.gep(ptrs[id(x)], [index.offset(b, x.shape, outer, inner)]))
+            values[id(x)] = (b.trunc(v, ir.IntType(1)) if x.dtype.name == "bool" else v,
+                             x.dtype)
+        for m in k.nodes:
+            if m is reduce:
+                continue
+            ops = [values[id(x)] if type(x) is Node else (None, None) for x in m.inputs]
+            values[id(m)] = (e.emit(m, ops), m.dtype)
+        return values
+
+    o, _, close_outer = _counted_loop(b, fn, numel(k.shape), "o")
+    if reduce is None:
+        result, d = element(o, None)[id(k.root)]
+    else:
+        d = reduce.dtype
+        pre = b.block
+        i, head, close_inner = _counted_loop(b, fn, index.n_inner, "r")
+        at_head = ir.IRBuilder()
+        at_head.position_at_start(head)  # the accumulator is carried by the inner loop
+        acc = at_head.phi(llvm_type(d), name="acc")
+        acc.add_incoming(_identity(reduce.op.name, d), pre)
+        v, src = element(o, i)[id(reduce.inputs[0])]
+        new = _combine(b, reduce.op.name, acc, convert(b, v, src, d), d)
+        acc.add_incoming(new, b.block)
+        close_inner()
+        result = acc
     if d.name == "bool":
         result = b.zext(result, ir.IntType(8))
-    b.store(result, b.gep(out_ptr, [i]))
-    i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
-    b.branch(loop)
-    b.position_at_end(done)
+    b.store(result, b.gep(out_ptr, [o]))
+    close_outer()
     b.ret_void()
 
 

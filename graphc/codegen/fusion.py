@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..ir import dtypes as dt
 from ..ir.core import Node
 from ..ir.graph import Graph
 from .lower import lowerable
@@ -39,11 +40,13 @@ def schedule(graph: Graph) -> list:
         uses[id(o)] = uses.get(id(o), 0) + 2  # outputs are materialized
     group: dict[int, list[Node]] = {}
     for n in graph.nodes:
-        if not lowerable(n):
+        if not (lowerable(n) or reducible(n)):
             continue
         members = []
-        for x in n.inputs:
-            if type(x) is Node and id(x) in group and uses[id(x)] == 1 and x.shape == n.shape:
+        domain = n.inputs[0].shape if reducible(n) else n.shape
+        for x in n.inputs:  # elementwise producers used only here join this kernel
+            if (type(x) is Node and id(x) in group and uses[id(x)] == 1
+                    and x.shape == domain and not reducible(x)):
                 members += group.pop(id(x))
         group[id(n)] = members + [n]
     steps: list = []
@@ -60,3 +63,9 @@ def schedule(graph: Graph) -> list:
         elif not lowerable(n):
             steps.append(n)
     return steps
+
+
+def reducible(n: Node) -> bool:
+    """A sum or max the CPU back end computes, accumulating in the result's type."""
+    return (n.op.name in ("sum", "max") and n.dtype is not dt.float16
+            and n.inputs[0].dtype is not dt.float16)

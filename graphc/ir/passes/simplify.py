@@ -1,7 +1,8 @@
 """Algebraic simplification: identities that remove a node without changing a value.
 
 A rule fires only when the result has exactly the node's shape and dtype, so
-``x + 0`` with an integer ``x`` and a float ``0`` (which promotes) is kept.
+``x + 0`` with an integer ``x`` and a float ``0`` (which promotes) is kept. Passes run
+on graphs that autodiff is done with, so ``detach`` (stop-gradient) is the identity.
 """
 from __future__ import annotations
 
@@ -48,8 +49,10 @@ def _movement(n: Node):
     if name == "permute" and type(x) is Node and x.op.name == "permute":
         inner, outer = x.attrs["perm"], n.attrs["perm"]
         return _rebuild(PERMUTE, x.inputs[0], n, perm=tuple(inner[p] for p in outer))
-    if name in ("neg", "detach") and type(x) is Node and x.op is n.op:
-        return x.inputs[0] if name == "neg" else x
+    if name == "detach":  # passes run after autodiff: stop-gradient is the identity now
+        return x
+    if name == "neg" and type(x) is Node and x.op is n.op:
+        return x.inputs[0]
     return None
 
 
