@@ -378,3 +378,16 @@ def test_integer_and_bool_reductions_native():
     for got, want in zip(f(a, m), (a.sum(0), (a * 2).amax(1), m.sum(), m.any(1))):
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((2, 3, 4), (4, 2)), ((2, 1, 3, 4), (3, 4, 2)),
+                                   ((0, 3), (3, 2)), ((3, 0), (0, 2)), ((1, 1), (1, 1)),
+                                   ((5,), (5, 3)), ((17, 33), (33, 9))])
+def test_native_matmul(sa, sb):
+    a, b = graphc.randn(*sa, dtype=graphc.float64), graphc.randn(*sb, dtype=graphc.float64)
+    f = graphc.compile(lambda a, b: a @ b)
+    np.testing.assert_allclose(f(a, b).numpy(), (a @ b).numpy(), rtol=1e-12, atol=1e-12)
+    assert "matmul" in f.ir("kernels") and ", 0 interpreted nodes" in f.ir("kernels") or \
+        len(sa) == 1
+    ai, bi = graphc.randint(-5, 5, sa), graphc.randint(-5, 5, sb)
+    np.testing.assert_array_equal(f(ai, bi).numpy(), (ai @ bi).numpy())

@@ -136,7 +136,55 @@ def _identity(op: str, d):
     return ir.Constant(t, -(1 << (bits - 1)) if d.is_signed else 0)
 
 
+def emit_matmul(module: ir.Module, k: Kernel) -> None:
+    """C[..., i, :] = sum_k A[..., i, k] * B[..., k, :], the j loop innermost: contiguous in
+    B and C, so it vectorizes. (Tiling and register blocking come next.)"""
+    mm = k.root
+    a_node, b_node = mm.inputs
+    *batch, m, n = mm.shape
+    kk = a_node.shape[-1]
+    d = mm.dtype
+    t = llvm_type(d)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8P] * 3), name=k.name)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    c_ptr, a_ptr, b_ptr = (b.bitcast(arg, t.as_pointer()) for arg in fn.args)
+    batch = tuple(batch)
+    a_batch = _Indexer(batch, ())
+    zero = ir.Constant(t, 0.0 if d.kind == 2 else 0)
+    add = b.fadd if d.kind == 2 else b.add
+    mul = b.fmul if d.kind == 2 else b.mul
+
+    def const(v):
+        return ir.Constant(I64, v)
+
+    p, _, close_batch = _counted_loop(b, fn, numel(batch), "batch")
+    a_base = b.mul(a_batch.offset(b, a_node.shape[:-2], p, None), const(m * kk)) \
+        if batch else const(0)
+    b_base = b.mul(a_batch.offset(b, b_node.shape[:-2], p, None), const(kk * n)) \
+        if batch else const(0)
+    c_base = b.mul(p, const(m * n))
+    i, _, close_i = _counted_loop(b, fn, m, "i")
+    c_row = b.add(c_base, b.mul(i, const(n)))
+    j0, _, close_j0 = _counted_loop(b, fn, n, "j0")
+    b.store(zero, b.gep(c_ptr, [b.add(c_row, j0)]))
+    close_j0()
+    q, _, close_k = _counted_loop(b, fn, kk, "k")
+    a_val = b.load(b.gep(a_ptr, [b.add(a_base, b.add(b.mul(i, const(kk)), q))]))
+    b_row = b.add(b_base, b.mul(q, const(n)))
+    j, _, close_j = _counted_loop(b, fn, n, "j")
+    c_at = b.gep(c_ptr, [b.add(c_row, j)])
+    prod = mul(a_val, b.load(b.gep(b_ptr, [b.add(b_row, j)])))
+    b.store(add(b.load(c_at), prod), c_at)
+    close_j()
+    close_k()
+    close_i()
+    close_batch()
+    b.ret_void()
+
+
 def emit_kernel(module: ir.Module, k: Kernel) -> None:
+    if k.root.op.name == "matmul":
+        return emit_matmul(module, k)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8P] * (1 + len(k.inputs))),
                      name=k.name)
     b = ir.IRBuilder(fn.append_basic_block("entry"))

@@ -40,13 +40,16 @@ def schedule(graph: Graph) -> list:
         uses[id(o)] = uses.get(id(o), 0) + 2  # outputs are materialized
     group: dict[int, list[Node]] = {}
     for n in graph.nodes:
+        if n.op.name == "matmul" and n.dtype.kind != dt.BOOL and n.dtype is not dt.float16:
+            group[id(n)] = [n]  # its own kernel for now (epilogue fusion comes later)
+            continue
         if not (lowerable(n) or reducible(n)):
             continue
         members = []
         domain = n.inputs[0].shape if reducible(n) else n.shape
         for x in n.inputs:  # elementwise producers used only here join this kernel
             if (type(x) is Node and id(x) in group and uses[id(x)] == 1
-                    and x.shape == domain and not reducible(x)):
+                    and x.shape == domain and lowerable(x)):
                 members += group.pop(id(x))
         group[id(n)] = members + [n]
     steps: list = []
@@ -59,7 +62,8 @@ def schedule(graph: Graph) -> list:
                 for x in m.inputs:
                     if type(x) is Node and id(x) not in inside:
                         reads.setdefault(id(x), x)
-            steps.append(Kernel(f"k{len(steps)}_{n.op.name}", members, n, list(reads.values())))
+            inputs = list(n.inputs) if n.op.name == "matmul" else list(reads.values())
+            steps.append(Kernel(f"k{len(steps)}_{n.op.name}", members, n, inputs))
         elif not lowerable(n):
             steps.append(n)
     return steps
