@@ -1,10 +1,11 @@
-"""Tensor, Size, device and the creation functions.
+"""Tensor, Size and device.
 
 A Tensor is a handle on an IR node; in eager mode the node holds the numpy
 value. Every operation goes through the op registry (``ir.ops``), so the
 same methods run eagerly, under tracing and inside gradient graphs.
-Composite operations (softmax, var, indexing, ...) live in ``composite.py``
-and ``indexing.py`` and are attached to Tensor there.
+Creation functions live in ``creation.py``; composite operations (softmax,
+var, ...) in ``composite/`` and indexing in ``indexing.py``, which attach
+their methods to Tensor.
 """
 from __future__ import annotations
 
