@@ -15,7 +15,7 @@ from llvmlite import ir
 from ..ir.core import Node
 from ..ir.shapes import numel
 from .fusion import Kernel
-from .lower import Emitter, convert, llvm_type
+from .lower import Emitter, arith, convert, extreme, llvm_type
 
 I64 = ir.IntType(64)
 I8P = ir.IntType(8).as_pointer()
@@ -117,13 +117,9 @@ def _counted_loop(b: ir.IRBuilder, fn: ir.Function, n: int, name: str):
 
 
 def _combine(b: ir.IRBuilder, op: str, acc, v, d):
-    if op == "sum":
-        return b.fadd(acc, v) if d.kind == 2 else b.add(acc, v)
-    if d.kind == 2:  # max: NaN wins, as numpy and PyTorch
-        bigger = b.select(b.fcmp_ordered(">", v, acc), v, acc)
-        return b.select(b.fcmp_unordered("uno", v, v), v, bigger)
-    cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
-    return b.select(cmp(">", v, acc), v, acc)
+    """One reduction step: the lowering table's add, or its max with the value first (so
+    a NaN value wins, and stays: NaN compares false against everything after it)."""
+    return arith(b, "add", acc, v, d) if op == "sum" else extreme(b, ">", v, acc, d)
 
 
 def _identity(op: str, d):
@@ -151,8 +147,6 @@ def emit_matmul(module: ir.Module, k: Kernel) -> None:
     batch = tuple(batch)
     a_batch = _Indexer(batch, ())
     zero = ir.Constant(t, 0.0 if d.kind == 2 else 0)
-    add = b.fadd if d.kind == 2 else b.add
-    mul = b.fmul if d.kind == 2 else b.mul
 
     def const(v):
         return ir.Constant(I64, v)
@@ -173,8 +167,8 @@ def emit_matmul(module: ir.Module, k: Kernel) -> None:
     b_row = b.add(b_base, b.mul(q, const(n)))
     j, _, close_j = _counted_loop(b, fn, n, "j")
     c_at = b.gep(c_ptr, [b.add(c_row, j)])
-    prod = mul(a_val, b.load(b.gep(b_ptr, [b.add(b_row, j)])))
-    b.store(add(b.load(c_at), prod), c_at)
+    prod = arith(b, "mul", a_val, b.load(b.gep(b_ptr, [b.add(b_row, j)])), d)
+    b.store(arith(b, "add", b.load(c_at), prod, d), c_at)
     close_j()
     close_k()
     close_i()

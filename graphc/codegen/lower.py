@@ -111,11 +111,29 @@ def _unary_float(intrinsic: str | None = None, libm: str | None = None) -> Calla
     return rule
 
 
-def _arith(float_op: str, int_op: str) -> Callable:
+_ARITH = {"add": ("fadd", "add"), "sub": ("fsub", "sub"), "mul": ("fmul", "mul"),
+          "div": ("fdiv", "sdiv")}
+
+
+def arith(b: ir.IRBuilder, name: str, x, y, d: dt.DType):
+    """x (add|sub|mul|div) y for values of ``d``: reductions and matmul use it too."""
+    float_op, int_op = _ARITH[name]
+    return getattr(b, float_op if d.kind == dt.FLOAT else int_op)(x, y)
+
+
+def extreme(b: ir.IRBuilder, pick_first: str, x, y, d: dt.DType):
+    """max (">") or min ("<") of x and y; a NaN operand wins, as numpy and PyTorch."""
+    if d.kind == dt.FLOAT:
+        r = b.select(b.fcmp_ordered(pick_first, x, y), x, y)
+        return b.select(b.fcmp_unordered("uno", x, x), x, r)
+    cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
+    return b.select(cmp(pick_first, x, y), x, y)
+
+
+def _arith(name: str) -> Callable:
     def rule(e: Emitter, node: Node, ops: list):
-        d = node.dtype
-        x, y = _operands_as(e, node.inputs, ops, d)
-        return getattr(e.b, float_op if d.kind == dt.FLOAT else int_op)(x, y)
+        x, y = _operands_as(e, node.inputs, ops, node.dtype)
+        return arith(e.b, name, x, y, node.dtype)
     return rule
 
 
@@ -134,17 +152,9 @@ def _compare(symbol: str) -> Callable:
 
 
 def _extreme(pick_first: str) -> Callable:
-    """maximum/minimum; NaN in either operand gives NaN, as numpy and PyTorch."""
     def rule(e: Emitter, node: Node, ops: list):
-        d = node.dtype
-        x, y = _operands_as(e, node.inputs, ops, d)
-        b = e.b
-        if d.kind == dt.FLOAT:
-            first = b.fcmp_ordered(pick_first, x, y)
-            r = b.select(first, x, y)
-            return b.select(b.fcmp_unordered("uno", x, x), x, r)
-        cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
-        return b.select(cmp(pick_first, x, y), x, y)
+        x, y = _operands_as(e, node.inputs, ops, node.dtype)
+        return extreme(e.b, pick_first, x, y, node.dtype)
     return rule
 
 
@@ -218,8 +228,8 @@ LOWERINGS: dict[str, Callable] = {
     "sin": _unary_float("llvm.sin"), "cos": _unary_float("llvm.cos"),
     "sqrt": _unary_float("llvm.sqrt"), "floor": _unary_float("llvm.floor"),
     "ceil": _unary_float("llvm.ceil"), "tanh": _unary_float(libm="tanh"),
-    "add": _arith("fadd", "add"), "sub": _arith("fsub", "sub"), "mul": _arith("fmul", "mul"),
-    "div": _arith("fdiv", "sdiv"), "pow": _pow,
+    "add": _arith("add"), "sub": _arith("sub"), "mul": _arith("mul"), "div": _arith("div"),
+    "pow": _pow,
     "maximum": _extreme(">"), "minimum": _extreme("<"),
     "eq": _compare("=="), "ne": _compare("!="), "lt": _compare("<"), "le": _compare("<="),
     "gt": _compare(">"), "ge": _compare(">="),
