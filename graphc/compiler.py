@@ -229,12 +229,8 @@ class Program:
 
     def run(self, tensors: list[Tensor]) -> Any:
         from .indexing import _refresh
-        env: dict[int, np.ndarray] = {}
-        for node, t in zip(self.arg_inputs, tensors):
-            env[id(node)] = t._value()
-        for concrete, node in self.captured:
-            env[id(node)] = concrete.value
-        values = self.native.run(env)
+        values = self.native.run([t._value() for t in tensors] +
+                                 [concrete.value for concrete, _ in self.captured])
         pos = self.n_outputs
         for kind, target in self.writes:
             t = tensors[target] if kind == "arg" else target
@@ -250,14 +246,16 @@ class Program:
                 np.copyto(g._node.value, v, casting="unsafe")  # in place: the program reads
                 _refresh(g)                                      # this .grad as an input
             else:
-                t._grad = _fresh(v)
+                t._grad = _own(v)
             pos += 1
-        return _fill(self.out_template, [_fresh(v) for v in values[:self.n_outputs]])
+        return _fill(self.out_template, [_own(v) for v in values[:self.n_outputs]])
 
 
-def _fresh(v: np.ndarray) -> Tensor:
-    """A new leaf tensor owning a copy of ``v`` (never aliasing an input or another output)."""
-    return _wrap(make_leaf(v.shape, dt.from_numpy(v.dtype), v.copy()))
+def _own(v) -> Tensor:
+    """A leaf tensor over ``v``, a fresh array the native program returned (it aliases
+    no input and no other output)."""
+    v = np.asarray(v)
+    return _wrap(make_leaf(v.shape, dt.from_numpy(v.dtype), v))
 
 
 def trace(fn: Callable, sig: Signature, name: str) -> Program:
@@ -435,7 +433,7 @@ class CompiledFunction:
             return self.last.backward_graphs
         if stage == "optimized":
             return [self.last.optimized]
-        if stage in ("kernels", "llvm"):
+        if stage in ("kernels", "llvm", "llvm-unoptimized"):
             return [stage]
         raise ArgumentError(f"{self.name}.ir(): unknown stage {stage!r}; expected one of "
                             f"{STAGES}")
@@ -445,8 +443,10 @@ class CompiledFunction:
         native = self.last.native
         if stage == "kernels":
             return native.describe()
-        if stage == "llvm":
-            return native.compiled.optimized_ir if native.compiled else "; no kernels"
+        if stage in ("llvm", "llvm-unoptimized"):
+            if native.compiled is None:
+                return "; no kernels: every node runs in the interpreter"
+            return native.compiled.optimized_ir if stage == "llvm" else native.compiled.llvm_ir
         if not graphs:
             return f"# {self.name} calls no backward()"
         return "\n".join(print_graph(g) for g in graphs)

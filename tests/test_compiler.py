@@ -336,7 +336,7 @@ def test_elementwise_chains_fuse_into_one_native_kernel():
     want = (graphc.tanh(x * 2 + y).exp() > 1.0) | (x < -1)
     np.testing.assert_array_equal(got.numpy(), want.numpy())
     kernels = f.ir("kernels")
-    assert "1 kernels, 0 interpreted nodes" in kernels
+    assert "1 kernels in 1 native segment(s), 0 interpreted nodes" in kernels
     assert "mul -> add -> tanh -> exp -> gt" in kernels
     llvm = f.ir("llvm")
     assert "define void @k" in llvm and "fmul" in llvm

@@ -1,6 +1,3 @@
-"""Code generation: fused groups of the optimized graph become kernels, and kernels become
-LLVM IR through one scalar emitter with a lowering table keyed by op.
-
-Step 1 (this code): elementwise ops fuse into flat loops over their output, compiled for
-the host CPU; other ops still run in the numpy reference interpreter between kernels.
-"""
+"""Code generation: the optimized graph is planned as buffers, views and kernels
+(``kernel``), and kernels become LLVM IR (``cpu``, ``matmul``) through one scalar emitter
+with a lowering table keyed by op (``lower``), shared with the PTX path."""

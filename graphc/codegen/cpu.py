@@ -1,9 +1,21 @@
-"""Kernels to LLVM IR for the host CPU, compiled with llvmlite's MCJIT.
+"""Kernels to LLVM IR for the host CPU.
 
-Each kernel is ``void name(i8* out, i8* in0, ...)``: one flat loop over the output's
-elements. An input of the output's shape is read at the loop index; a broadcast
-input at the index its strides give (a stride of 0 on broadcast dims). Inputs are
-C-contiguous (the runtime makes them so), so all strides are known when compiling.
+A program's plan (``kernel.plan``) becomes one LLVM module:
+
+- per kernel, ``<name>_body(i64 start, i64 end, T* noalias buffers...)``: a loop nest over
+  the kernel's domain (dims coalesced where every operand allows) in which each read is
+  ``offset + sum(i_d * stride_d)`` of its buffer: broadcasting, transposes and slices
+  are strides, never copies. ``[start, end)`` bounds the parallel dim (the outermost
+  dim that is not reduced), so one kernel can run on several threads;
+- per kernel, ``<name>(i8** slots, i64 start, i64 end)``, which loads the kernel's
+  buffers from the program's pointer table and calls the body (inlined);
+- per segment (a run of kernels with no interpreted node between them),
+  ``segment<i>(i8** slots, i64 nthreads)``: the native entry point, calling each kernel
+  in order, large ones split across ``nthreads`` threads (``graphc_parallel``).
+
+Float sums accumulate with ``reassoc contract`` flags so they vectorize: the order of
+additions differs from a sequential loop (pairwise-like, as numpy's), not the result's
+accuracy class.
 """
 from __future__ import annotations
 
@@ -12,13 +24,22 @@ import functools
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from ..ir import dtypes as dt
 from ..ir.core import Node
-from ..ir.shapes import numel
-from .fusion import Kernel
+from .kernel import Kernel, Plan, View, contiguous_strides
 from .lower import Emitter, arith, convert, extreme, llvm_type
 
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I32 = ir.IntType(32)
 I64 = ir.IntType(64)
-I8P = ir.IntType(8).as_pointer()
+I8P = I8.as_pointer()
+SLOTS = I8P.as_pointer()
+VOID = ir.VoidType()
+KERNEL_FN = ir.FunctionType(VOID, [SLOTS, I64, I64])
+MAX_THREADS = 64
+PARALLEL_WORK = 1 << 18   # kernels doing fewer element operations run on one thread
+FAST = ("reassoc", "contract")
 
 
 @functools.cache
@@ -28,7 +49,7 @@ def _init() -> None:
 
 
 def target_machine():
-    """The host's target machine (its CPU name and features: AVX-512 where there is)."""
+    """The host's target machine (its CPU name and features: AVX2, AVX-512 where there is)."""
     _init()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
@@ -36,218 +57,325 @@ def target_machine():
                                         opt=3, jit=True)
 
 
-def _broadcast_strides(shape: tuple, out: tuple) -> list[int]:
-    """Element strides of a C-contiguous array of ``shape`` read as ``out`` (0: broadcast)."""
-    strides, step = [], 1
-    full = (1,) * (len(out) - len(shape)) + tuple(shape)
-    for d in reversed(full):
-        strides.append(0 if d == 1 else step)
-        step *= d
-    return list(reversed(strides))
+def const(v: int) -> ir.Constant:
+    return ir.Constant(I64, v)
 
 
-REDUCTIONS = ("sum", "max")
+# ---------------------------------------------------------------- loops
 
+class Loops:
+    """Nested counted loops: ``open(lo, hi)`` returns the index; ``close()`` ends the
+    innermost open loop."""
 
-def _coords(b: ir.IRBuilder, idx, dims: list[int], sizes: tuple) -> dict[int, object]:
-    """Coordinates along ``dims`` (C order) of flat index ``idx``."""
-    out: dict[int, object] = {}
-    suffix = 1
-    for d in reversed(dims):
-        c = idx if suffix == 1 else b.udiv(idx, ir.Constant(I64, suffix))
-        if d != dims[0]:
-            c = b.urem(c, ir.Constant(I64, sizes[d]))
-        out[d] = c
-        suffix *= sizes[d]
-    return out
+    def __init__(self, b: ir.IRBuilder) -> None:
+        self.b = b
+        self.stack: list = []
 
-
-class _Indexer:
-    """Element offsets of the kernel's inputs at (outer, inner) loop indices.
-
-    The domain is the loop's full shape (a reduction's input shape); ``kept`` dims are
-    walked by the outer index, ``reduced`` dims by the inner one.
-    """
-
-    def __init__(self, domain: tuple, reduced: tuple) -> None:
-        self.domain = domain
-        self.reduced = [d for d in range(len(domain)) if d in reduced]
-        self.kept = [d for d in range(len(domain)) if d not in reduced]
-        self.n_inner = numel(tuple(domain[d] for d in self.reduced))
-        trailing = self.reduced == list(range(len(domain) - len(self.reduced), len(domain)))
-        self.contiguous = trailing  # then offset = outer * n_inner + inner for full inputs
-
-    def offset(self, b: ir.IRBuilder, shape: tuple, outer, inner):
-        if numel(shape) == 1:
-            return ir.Constant(I64, 0)
-        if tuple(shape) == tuple(self.domain) and self.contiguous:
-            if inner is None:
-                return outer
-            return b.add(b.mul(outer, ir.Constant(I64, self.n_inner)), inner)
-        strides = _broadcast_strides(shape, self.domain)
-        coords = _coords(b, outer, self.kept, self.domain) if self.kept else {}
-        if inner is not None and self.reduced:
-            coords.update(_coords(b, inner, self.reduced, self.domain))
-        total = None
-        for d, st in enumerate(strides):
-            if st:
-                t = coords[d] if st == 1 else b.mul(coords[d], ir.Constant(I64, st))
-                total = t if total is None else b.add(total, t)
-        return total if total is not None else ir.Constant(I64, 0)
-
-
-def _counted_loop(b: ir.IRBuilder, fn: ir.Function, n: int, name: str):
-    """Open ``for i in range(n)``; returns (i, close) where close() ends the loop."""
-    head = fn.append_basic_block(f"{name}_head")
-    body = fn.append_basic_block(f"{name}_body")
-    end = fn.append_basic_block(f"{name}_end")
-    start = b.block
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64, name=name)
-    i.add_incoming(ir.Constant(I64, 0), start)
-    b.cbranch(b.icmp_unsigned("<", i, ir.Constant(I64, n)), body, end)
-    b.position_at_end(body)
-
-    def close() -> None:
-        i.add_incoming(b.add(i, ir.Constant(I64, 1)), b.block)
+    def open(self, lo, hi, name: str = "i"):
+        b = self.b
+        fn = b.function
+        head, body, end = (fn.append_basic_block(f"{name}_{s}") for s in ("head", "body", "end"))
+        before = b.block
         b.branch(head)
-        b.position_at_end(end)
-    return i, head, close
+        b.position_at_end(head)
+        i = b.phi(I64, name=name)
+        i.add_incoming(lo, before)
+        b.cbranch(b.icmp_signed("<", i, hi), body, end)
+        b.position_at_end(body)
+        self.stack.append((i, head, end))
+        return i
+
+    def close(self) -> None:
+        i, head, end = self.stack.pop()
+        i.add_incoming(self.b.add(i, const(1)), self.b.block)
+        self.b.branch(head)
+        self.b.position_at_end(end)
 
 
-def _combine(b: ir.IRBuilder, op: str, acc, v, d):
-    """One reduction step: the lowering table's add, or its max with the value first (so
-    a NaN value wins, and stays: NaN compares false against everything after it)."""
-    return arith(b, "add", acc, v, d) if op == "sum" else extreme(b, ">", v, acc, d)
+def _coalesce(domain: tuple, reduced: tuple, operands: dict) -> tuple[list, dict]:
+    """Drop size-1 dims and merge neighbours that every operand walks contiguously.
+
+    ``operands`` maps a key to its strides over ``domain``; returns [(size, reduced)]
+    and the strides per key over the remaining dims.
+    """
+    dims = [(d, i in reduced) for i, d in enumerate(domain)]
+    keep = [i for i, (d, _) in enumerate(dims) if d != 1]
+    dims = [dims[i] for i in keep]
+    strides = {k: [s[i] for i in keep] for k, s in operands.items()}
+    i = len(dims) - 2
+    while i >= 0:
+        (d0, r0), (d1, r1) = dims[i], dims[i + 1]
+        if r0 == r1 and all(s[i] == s[i + 1] * d1 for s in strides.values()):
+            dims[i:i + 2] = [(d0 * d1, r0)]
+            for s in strides.values():
+                s[i:i + 2] = [s[i + 1]]
+        i -= 1
+    return dims, strides
 
 
-def _identity(op: str, d):
-    t = llvm_type(d)
-    if op == "sum":
-        return ir.Constant(t, 0.0 if d.kind == 2 else 0)
-    if d.kind == 2:
-        return ir.Constant(t, float("-inf"))
-    bits = t.width
-    return ir.Constant(t, -(1 << (bits - 1)) if d.is_signed else 0)
+# ---------------------------------------------------------------- one kernel
 
+class KernelEmitter:
+    """Emits one kernel's body and wrapper into ``module``."""
 
-def emit_matmul(module: ir.Module, k: Kernel) -> None:
-    """C[..., i, :] = sum_k A[..., i, k] * B[..., k, :], the j loop innermost: contiguous in
-    B and C, so it vectorizes. (Tiling and register blocking come next.)"""
-    mm = k.root
-    a_node, b_node = mm.inputs
-    *batch, m, n = mm.shape
-    kk = a_node.shape[-1]
-    d = mm.dtype
-    t = llvm_type(d)
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8P] * 3), name=k.name)
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    c_ptr, a_ptr, b_ptr = (b.bitcast(arg, t.as_pointer()) for arg in fn.args)
-    batch = tuple(batch)
-    a_batch = _Indexer(batch, ())
-    zero = ir.Constant(t, 0.0 if d.kind == 2 else 0)
+    def __init__(self, module: ir.Module, plan: Plan, k: Kernel) -> None:
+        self.module, self.plan, self.k = module, plan, k
+        slots = sorted({v.slot for v in k.reads.values()} | {k.out.slot})
+        self.slots = slots
+        self.types = {s: llvm_type(plan.buffers[s].dtype, memory=True) for s in slots}
+        args = [I64, I64] + [self.types[s].as_pointer() for s in slots]
+        self.body = ir.Function(module, ir.FunctionType(VOID, args), name=f"{k.name}_body")
+        self.body.attributes.add("alwaysinline")
+        for a in self.body.args[2:]:
+            a.add_attribute("noalias")
+        self.b = ir.IRBuilder(self.body.append_basic_block("entry"))
+        self.start, self.end = self.body.args[:2]
+        self.ptr = dict(zip(slots, self.body.args[2:]))
+        self.par_size = 1
 
-    def const(v):
-        return ir.Constant(I64, v)
+    def emit(self) -> int:
+        """Emit the kernel; returns the size of its parallel dim."""
+        k = self.k
+        if k.kind == "matmul":
+            from .matmul import emit_matmul
+            emit_matmul(self)
+        else:
+            self.elementwise()
+        self.b.ret_void()
+        self._wrapper()
+        return self.par_size
 
-    p, _, close_batch = _counted_loop(b, fn, numel(batch), "batch")
-    a_base = b.mul(a_batch.offset(b, a_node.shape[:-2], p, None), const(m * kk)) \
-        if batch else const(0)
-    b_base = b.mul(a_batch.offset(b, b_node.shape[:-2], p, None), const(kk * n)) \
-        if batch else const(0)
-    c_base = b.mul(p, const(m * n))
-    i, _, close_i = _counted_loop(b, fn, m, "i")
-    c_row = b.add(c_base, b.mul(i, const(n)))
-    j0, _, close_j0 = _counted_loop(b, fn, n, "j0")
-    b.store(zero, b.gep(c_ptr, [b.add(c_row, j0)]))
-    close_j0()
-    q, _, close_k = _counted_loop(b, fn, kk, "k")
-    a_val = b.load(b.gep(a_ptr, [b.add(a_base, b.add(b.mul(i, const(kk)), q))]))
-    b_row = b.add(b_base, b.mul(q, const(n)))
-    j, _, close_j = _counted_loop(b, fn, n, "j")
-    c_at = b.gep(c_ptr, [b.add(c_row, j)])
-    prod = arith(b, "mul", a_val, b.load(b.gep(b_ptr, [b.add(b_row, j)])), d)
-    b.store(arith(b, "add", b.load(c_at), prod, d), c_at)
-    close_j()
-    close_k()
-    close_i()
-    close_batch()
-    b.ret_void()
+    def _wrapper(self) -> None:
+        fn = ir.Function(self.module, KERNEL_FN, name=self.k.name)
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        slots, start, end = fn.args
+        ptrs = [b.bitcast(b.load(b.gep(slots, [const(s)])), self.types[s].as_pointer())
+                for s in self.slots]
+        b.call(self.body, [start, end] + ptrs)
+        b.ret_void()
 
+    # -- loads and the expression
 
-def emit_kernel(module: ir.Module, k: Kernel) -> None:
-    if k.root.op.name == "matmul":
-        return emit_matmul(module, k)
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8P] * (1 + len(k.inputs))),
-                     name=k.name)
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    ptrs = {id(x): b.bitcast(a, llvm_type(x.dtype, memory=True).as_pointer())
-            for x, a in zip(k.inputs, fn.args[1:])}
-    out_ptr = b.bitcast(fn.args[0], llvm_type(k.root.dtype, memory=True).as_pointer())
-    reduce = k.root if k.root.op.name in REDUCTIONS else None
-    domain = reduce.inputs[0].shape if reduce else k.shape
-    axes = tuple(a for a in reduce.attrs["axes"] if a < len(domain)) if reduce else ()
-    index = _Indexer(domain, axes)
-    e = Emitter(b, module)
+    def load(self, v: View, offset) -> tuple:
+        """The element at ``offset`` of view ``v``'s buffer, as (value, dtype)."""
+        d = self.plan.buffers[v.slot].dtype
+        x = self.b.load(self.b.gep(self.ptr[v.slot], [offset]))
+        return (self.b.trunc(x, I1) if d is dt.bool_ else x), d
 
-    def element(outer, inner) -> dict[int, tuple]:
-        values: dict[int, tuple] = {}
-        for x in k.inputs:
-            v = b.load(b.gep(ptrs[id(x)], [index.offset(b, x.shape, outer, inner)]))
-            values[id(x)] = (b.trunc(v, ir.IntType(1)) if x.dtype.name == "bool" else v,
-                             x.dtype)
+    def offset(self, base: int, strides: list, idx: list):
+        total = const(base)
+        for st, i in zip(strides, idx):
+            if st:
+                total = self.b.add(total, i if st == 1 else self.b.mul(i, const(st)))
+        return total
+
+    def evaluate(self, offsets: dict, preset: dict | None = None) -> dict[int, tuple]:
+        """Values of the kernel's reads (at their ``offsets``) and inlined nodes."""
+        k, values = self.k, dict(preset or {})
+        for key, off in offsets.items():
+            if key not in values:
+                values[key] = self.load(k.reads[key], off)
+        e = Emitter(self.b, self.module)
         for m in k.nodes:
-            if m is reduce:
-                continue
             ops = [values[id(x)] if type(x) is Node else (None, None) for x in m.inputs]
             values[id(m)] = (e.emit(m, ops), m.dtype)
         return values
 
-    o, _, close_outer = _counted_loop(b, fn, numel(k.shape), "o")
-    if reduce is None:
-        result, d = element(o, None)[id(k.root)]
-    else:
-        d = reduce.dtype
-        pre = b.block
-        i, head, close_inner = _counted_loop(b, fn, index.n_inner, "r")
-        at_head = ir.IRBuilder()
-        at_head.position_at_start(head)  # the accumulator is carried by the inner loop
-        acc = at_head.phi(llvm_type(d), name="acc")
-        acc.add_incoming(_identity(reduce.op.name, d), pre)
-        v, src = element(o, i)[id(reduce.inputs[0])]
-        new = _combine(b, reduce.op.name, acc, convert(b, v, src, d), d)
-        acc.add_incoming(new, b.block)
-        close_inner()
-        result = acc
-    if d.name == "bool":
-        result = b.zext(result, ir.IntType(8))
-    b.store(result, b.gep(out_ptr, [o]))
-    close_outer()
+    def store(self, offset, value, src: dt.DType) -> None:
+        d = self.plan.buffers[self.k.out.slot].dtype
+        v = convert(self.b, value, src, d)
+        if d is dt.bool_:
+            v = self.b.zext(v, I8)
+        self.b.store(v, self.b.gep(self.ptr[self.k.out.slot], [offset]))
+
+    # -- map and reduce kernels
+
+    def elementwise(self) -> None:
+        k, b = self.k, self.b
+        domain = k.domain
+        out_strides = _out_strides(domain, k.reduced)
+        operands = {key: v.broadcast_strides(domain) for key, v in k.reads.items()}
+        operands["out"] = out_strides
+        dims, strides = _coalesce(domain, k.reduced, operands)
+        kept = [i for i, (_, r) in enumerate(dims) if not r]
+        par = kept[0] if kept else None
+        self.par_size = dims[par][0] if par is not None else 1
+        loops = Loops(b)
+        reduce = k.kind == "reduce"
+        inner = reduce and dims and dims[-1][1]
+
+        def bounds(i):
+            return (self.start, self.end) if i == par else (const(0), const(dims[i][0]))
+
+        def point(idx: dict):
+            order = sorted(idx)
+            at = [idx[i] for i in order]
+            offs = {key: self.offset(k.reads[key].offset, [strides[key][i] for i in order], at)
+                    for key in k.reads}
+            out = self.offset(0, [strides["out"][i] for i in order], at)
+            return offs, out
+
+        if not reduce:
+            idx = {i: loops.open(*bounds(i), f"d{i}") for i in range(len(dims))}
+            offs, out = point(idx)
+            self.store(out, *self.evaluate(offs)[id(k.value)])
+            for _ in dims:
+                loops.close()
+            return
+        d = k.root.dtype
+        src = k.value.dtype
+        op = k.root.op.name
+        if inner:
+            acc = _entry_alloca(b, llvm_type(d))
+            idx = {i: loops.open(*bounds(i), f"d{i}") for i in kept}
+            b.store(_identity(op, d), acc)
+            reduced = [i for i in range(len(dims)) if dims[i][1]]
+            idx.update({i: loops.open(*bounds(i), f"r{i}") for i in reduced})
+            offs, _ = point(idx)
+            v, vd = self.evaluate(offs)[id(k.value)]
+            b.store(_combine(b, op, b.load(acc), convert(b, v, vd, d), d), acc)
+            for _ in reduced:
+                loops.close()
+            _, out = point({i: idx[i] for i in kept})
+            self.store(out, b.load(acc), d)
+            for _ in kept:
+                loops.close()
+            return
+        # the innermost dim is kept: accumulate in the output, walking memory in order
+        idx = {i: loops.open(*bounds(i), f"z{i}") for i in kept}
+        self.store(point(idx)[1], _identity(op, d), d)
+        for _ in kept:
+            loops.close()
+        idx = {i: loops.open(*bounds(i), f"d{i}") for i in range(len(dims))}
+        offs, out = point(idx)
+        v, vd = self.evaluate(offs)[id(k.value)]
+        at = b.gep(self.ptr[k.out.slot], [out])
+        b.store(_combine(b, op, b.load(at), convert(b, v, vd, d), d, fast=False), at)
+        for _ in dims:
+            loops.close()
+
+
+def _out_strides(domain: tuple, reduced: tuple) -> tuple:
+    """Strides of a reduction's contiguous output over its input's domain (0 on reduced
+    axes), or of a map kernel's output."""
+    kept = [d for i, d in enumerate(domain) if i not in reduced]
+    it = iter(contiguous_strides(tuple(kept)))
+    return tuple(0 if i in reduced else next(it) for i in range(len(domain)))
+
+
+def _entry_alloca(b: ir.IRBuilder, t: ir.Type):
+    """A stack slot in the function's entry block (promoted to a register by LLVM)."""
+    here = b.block
+    b.position_at_start(b.function.entry_basic_block)
+    slot = b.alloca(t)
+    b.position_at_end(here)
+    return slot
+
+
+def _combine(b: ir.IRBuilder, op: str, acc, v, d: dt.DType, fast: bool = True):
+    """One reduction step: an add (reassociable for floats, so it vectorizes), or a max
+    with the value first (a NaN value wins, and stays: NaN compares false afterwards)."""
+    if op == "sum":
+        if d.kind == dt.FLOAT:
+            return b.fadd(acc, v, flags=FAST if fast else ())
+        return arith(b, "add", acc, v, d)
+    return extreme(b, ">", v, acc, d)
+
+
+def _identity(op: str, d: dt.DType):
+    t = llvm_type(d)
+    if op == "sum":
+        return ir.Constant(t, 0.0 if d.kind == dt.FLOAT else 0)
+    if d.kind == dt.FLOAT:
+        return ir.Constant(t, float("-inf"))
+    if d is dt.bool_:
+        return ir.Constant(t, 0)
+    return ir.Constant(t, -(1 << (t.width - 1)) if d.is_signed else 0)
+
+
+# ---------------------------------------------------------------- threads
+
+def _emit_parallel(module: ir.Module) -> ir.Function:
+    """``graphc_parallel(kernel, slots, n, nthreads)``: runs ``kernel`` over [0, n) split
+    in ``nthreads`` chunks, chunk 0 on the calling thread and the others on POSIX threads
+    started and joined here. A thread that cannot start runs its chunk inline."""
+    task = ir.LiteralStructType([KERNEL_FN.as_pointer(), SLOTS, I64, I64])
+    tramp_t = ir.FunctionType(I8P, [I8P])
+    create = ir.Function(module, ir.FunctionType(I32, [I64.as_pointer(), I8P,
+                                                       tramp_t.as_pointer(), I8P]),
+                         name="pthread_create")
+    join = ir.Function(module, ir.FunctionType(I32, [I64, I8P.as_pointer()]),
+                       name="pthread_join")
+
+    tramp = ir.Function(module, tramp_t, name="graphc_trampoline")
+    b = ir.IRBuilder(tramp.append_basic_block("entry"))
+    t = b.bitcast(tramp.args[0], task.as_pointer())
+    fields = [b.load(b.gep(t, [ir.Constant(I32, 0), ir.Constant(I32, i)])) for i in range(4)]
+    b.call(fields[0], fields[1:])
+    b.ret(ir.Constant(I8P, None))
+
+    fn = ir.Function(module, ir.FunctionType(VOID, [KERNEL_FN.as_pointer(), SLOTS, I64, I64]),
+                     name="graphc_parallel")
+    kern, slots, n, nt = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    tasks = b.alloca(task, size=const(MAX_THREADS))
+    tids = b.alloca(I64, size=const(MAX_THREADS))
+    started = b.alloca(I1, size=const(MAX_THREADS))
+    nt = b.select(b.icmp_signed(">", nt, const(MAX_THREADS)), const(MAX_THREADS), nt)
+    chunk = b.sdiv(b.add(n, b.sub(nt, const(1))), nt)
+
+    def clamp(v):
+        return b.select(b.icmp_signed("<", v, n), v, n)
+    loops = Loops(b)
+    i = loops.open(const(1), nt, "t")
+    lo = clamp(b.mul(i, chunk))
+    hi = clamp(b.add(lo, chunk))
+    slot = b.gep(tasks, [i])
+    for f, v in enumerate((kern, slots, lo, hi)):
+        b.store(v, b.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, f)]))
+    rc = b.call(create, [b.gep(tids, [i]), ir.Constant(I8P, None), tramp,
+                         b.bitcast(slot, I8P)])
+    ok = b.icmp_signed("==", rc, ir.Constant(I32, 0))
+    b.store(ok, b.gep(started, [i]))
+    with b.if_then(b.not_(ok)):
+        b.call(kern, [slots, lo, hi])
+    loops.close()
+    b.call(kern, [slots, const(0), clamp(chunk)])
+    i = loops.open(const(1), nt, "j")
+    with b.if_then(b.load(b.gep(started, [i]))):
+        b.call(join, [b.load(b.gep(tids, [i])), ir.Constant(I8P.as_pointer(), None)])
+    loops.close()
     b.ret_void()
+    return fn
 
 
-class CompiledKernels:
-    """One LLVM module holding a program's kernels, compiled; ``address(name)`` for ctypes."""
+# ---------------------------------------------------------------- the module
 
-    def __init__(self, kernels: list[Kernel], name: str = "graphc") -> None:
-        _init()
-        module = ir.Module(name=name)
-        module.triple = llvm.get_process_triple()
-        for k in kernels:
-            emit_kernel(module, k)
-        self.llvm_ir = str(module)
-        parsed = llvm.parse_assembly(self.llvm_ir)
-        parsed.verify()
-        tm = target_machine()
-        pto = llvm.create_pipeline_tuning_options(speed_level=3)
-        pto.loop_vectorization = True
-        pto.slp_vectorization = True
-        pb = llvm.create_pass_builder(tm, pto)
-        pb.getModulePassManager().run(parsed, pb)
-        self.optimized_ir = str(parsed)
-        self.engine = llvm.create_mcjit_compiler(parsed, tm)
-        self.engine.finalize_object()
-
-    def address(self, name: str) -> int:
-        return self.engine.get_function_address(name)
+def build_module(plan: Plan, segments: list[list[Kernel]], name: str) -> ir.Module:
+    """The LLVM module of a program: its kernels and one entry point per segment."""
+    _init()
+    module = ir.Module(name=name)
+    module.triple = llvm.get_process_triple()
+    parallel = _emit_parallel(module)
+    sizes = {}
+    for seg in segments:
+        for k in seg:
+            sizes[k.name] = KernelEmitter(module, plan, k).emit()
+    for s, seg in enumerate(segments):
+        fn = ir.Function(module, ir.FunctionType(VOID, [SLOTS, I64]), name=f"segment{s}")
+        slots, nthreads = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        for k in seg:
+            kern = module.get_global(k.name)
+            size = const(sizes[k.name])
+            if k.work >= PARALLEL_WORK and sizes[k.name] > 1:
+                many = b.icmp_signed(">", nthreads, const(1))
+                with b.if_else(many) as (threads, alone):
+                    with threads:
+                        b.call(parallel, [kern, slots, size, nthreads])
+                    with alone:
+                        b.call(kern, [slots, const(0), size])
+            else:
+                b.call(kern, [slots, const(0), size])
+        b.ret_void()
+    return module

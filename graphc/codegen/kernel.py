@@ -1,0 +1,421 @@
+"""Kernel IR: an optimized graph planned as buffers, views and kernels.
+
+Every array the native code touches is a :class:`Buffer`, one slot of the pointer table
+that the program's entry point receives: graph inputs, constants, the planned arena of
+intermediates (offsets reused by liveness), outputs, and values still computed by the
+numpy interpreter. Movement ops (reshape, permute, expand, slice, detach) are
+:class:`View` s of a buffer (shape, element strides, offset): kernels read through them,
+so they cost no copies. A :class:`Kernel` computes one value into a buffer:
+
+- ``map``: elementwise over the value's shape;
+- ``reduce``: a sum or max over some axes of its input's shape (the domain);
+- ``matmul``: a (batched) matrix product, with an optional elementwise epilogue
+  (``relu(x @ w + b)`` is one kernel).
+
+Elementwise producers are inlined into the kernels that consume them, and recomputed
+in each consumer when they are cheap and used more than once (softmax reads its input
+three times and writes once, with no intermediate array).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir import dtypes as dt
+from ..ir.core import Node
+from ..ir.graph import Graph
+from ..ir.reference import run_op
+from ..ir.shapes import numel
+from .lower import lowerable
+
+MOVEMENT = ("reshape", "permute", "expand", "slice", "detach")
+SOURCES = ("constant", "arange")
+RECOMPUTE_COST = 8   # an elementwise value used twice is recomputed if it costs <= this
+ALIGN = 64           # arena offsets are multiples of this many bytes
+
+
+# ---------------------------------------------------------------- views
+
+def contiguous_strides(shape: tuple) -> tuple:
+    strides, step = [], 1
+    for d in reversed(shape):
+        strides.append(step)
+        step *= d
+    return tuple(reversed(strides))
+
+
+@dataclass(frozen=True)
+class View:
+    """Elements ``offset + sum(i_d * strides[d])`` of buffer ``slot``, for i in ``shape``."""
+
+    slot: int
+    shape: tuple
+    strides: tuple
+    offset: int = 0
+
+    def broadcast_strides(self, domain: tuple) -> tuple:
+        """Strides when read over ``domain`` (numpy broadcasting: 0 on broadcast dims)."""
+        lead = len(domain) - len(self.shape)
+        return (0,) * lead + tuple(0 if s == 1 else st
+                                   for s, st in zip(self.shape, self.strides))
+
+    @property
+    def contiguous(self) -> bool:
+        return self.strides == contiguous_strides(self.shape) or numel(self.shape) <= 1
+
+
+def view_of(v: View, node: Node) -> View | None:
+    """The view that movement node ``node`` makes of its input's view ``v`` (None: the
+    input must be copied first, e.g. reshaping a transposed array)."""
+    name, a = node.op.name, node.attrs
+    if name == "detach":
+        return v
+    if name == "permute":
+        perm = a["perm"]
+        return View(v.slot, node.shape, tuple(v.strides[p] for p in perm), v.offset)
+    if name == "expand":
+        return View(v.slot, node.shape, v.broadcast_strides(node.shape), v.offset)
+    if name == "slice":
+        offset = v.offset + sum(s * st for s, st in zip(a["starts"], v.strides))
+        return View(v.slot, node.shape, tuple(st * k for st, k in zip(v.strides, a["steps"])),
+                    offset)
+    strides = _reshape_strides(v.shape, v.strides, node.shape)
+    return None if strides is None else View(v.slot, node.shape, strides, v.offset)
+
+
+def _reshape_strides(old: tuple, strides: tuple, new: tuple) -> tuple | None:
+    """Strides that read shape ``new`` from the array (``old``, ``strides``) with no copy,
+    or None. Dims of size 1 are dropped; the rest are grouped into runs of equal
+    products on both sides, and each old run must be contiguous within itself."""
+    if numel(old) == 0:
+        return contiguous_strides(new)
+    olds = [(d, s) for d, s in zip(old, strides) if d != 1]
+    news = [d for d in new if d != 1]
+    out: list[int] = []
+    o = n = 0
+    while n < len(news):
+        group, po, pn, first = [olds[o]], olds[o][0], news[n], n
+        o, n = o + 1, n + 1
+        while po != pn:
+            if po < pn:
+                group.append(olds[o])
+                po *= olds[o][0]
+                o += 1
+            else:
+                pn *= news[n]
+                n += 1
+        if any(a[1] != b[1] * b[0] for a, b in zip(group, group[1:])):
+            return None
+        step, inner = group[-1][1], []
+        for d in reversed(news[first:n]):
+            inner.append(step)
+            step *= d
+        out.extend(reversed(inner))
+    it = iter(out)
+    return tuple(0 if d == 1 else next(it) for d in new)
+
+
+# ---------------------------------------------------------------- buffers and kernels
+
+@dataclass
+class Buffer:
+    """One slot of the pointer table. ``kind``: input (graph input ``index``), const (a
+    value computed once, ``value``), arena (``offset`` in the arena), output (graph output
+    ``index``, allocated per call), interp (computed by numpy at each call), scratch
+    (working memory of one kernel, in the arena)."""
+
+    slot: int
+    kind: str
+    shape: tuple
+    dtype: dt.DType
+    index: int = 0
+    offset: int = 0
+    value: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return numel(self.shape) * self.dtype.itemsize
+
+
+@dataclass
+class Kernel:
+    """Computes ``root`` over ``domain`` into ``out``.
+
+    ``nodes`` are the inlined elementwise nodes, each after its inputs; ``reads`` maps
+    every other value the kernel uses to the view it is loaded from. A reduce kernel's
+    ``reduced`` axes are axes of the domain (its input's shape); a matmul kernel's
+    ``matmul`` node computes into ``out`` first, then the epilogue ``nodes`` (if any)
+    rewrite ``out`` in place. ``value`` is the node whose value is stored (the root, a
+    reduction's input, or for a copy the node copied).
+    """
+
+    name: str
+    kind: str
+    root: Node
+    out: View
+    domain: tuple
+    value: Node
+    nodes: list[Node] = field(default_factory=list)
+    reads: dict[int, View] = field(default_factory=dict)
+    read_nodes: dict[int, Node] = field(default_factory=dict)
+    reduced: tuple = ()
+    matmul: Node | None = None
+    scratch: int | None = None
+
+    @property
+    def work(self) -> int:
+        """About how many element operations one call does (decides threading)."""
+        if self.matmul is not None:
+            return 2 * numel(self.matmul.shape) * self.matmul.inputs[0].shape[-1]
+        return numel(self.domain) * max(1, len(self.nodes))
+
+
+@dataclass
+class Plan:
+    graph: Graph
+    buffers: list[Buffer]
+    steps: list            # Kernel, or Node run by the numpy interpreter
+    loc: dict[int, View]   # id(node) -> where its value lives
+    outputs: list          # per graph output: ("own"|"copy", View) or ("literal", value)
+    arena_bytes: int = 0
+
+
+def category(n: Node) -> str:
+    """How the back end computes ``n``: view, const, map, reduce, matmul or interp."""
+    name = n.op.name
+    if n.dtype is dt.float16 or any(type(x) is Node and x.dtype is dt.float16
+                                   for x in n.inputs):
+        return "interp"
+    if name in MOVEMENT:
+        return "view"
+    if name in SOURCES:
+        return "const"
+    if lowerable(n):
+        return "map"
+    if name in ("sum", "max"):
+        return "reduce"
+    if name == "matmul" and n.dtype is not dt.bool_:
+        return "matmul"
+    return "interp"
+
+
+def plan(graph: Graph) -> Plan:
+    """Decide where every value lives and which kernels compute them, in graph order."""
+    consumers: dict[int, list[Node]] = {}
+    for n in graph.nodes:
+        for x in n.inputs:
+            if type(x) is Node:
+                consumers.setdefault(id(x), []).append(n)
+    out_ids = {id(o) for o in graph.outputs if type(o) is Node}
+    cats = {id(n): category(n) for n in graph.nodes}
+    inlined = _inline_decisions(graph, consumers, out_ids, cats)
+    epilogue = _epilogues(graph, consumers, out_ids, cats, inlined)
+
+    p = Plan(graph, [], [], {}, [])
+
+    def new_buffer(kind: str, node: Node, **kw) -> View:
+        b = Buffer(len(p.buffers), kind, tuple(node.shape), node.dtype, **kw)
+        p.buffers.append(b)
+        return View(b.slot, b.shape, contiguous_strides(b.shape))
+
+    for i, n in enumerate(graph.inputs):
+        p.loc[id(n)] = new_buffer("input", n, index=i)
+    fused_matmuls = {id(mm) for mm in epilogue.values()}
+    for n in graph.nodes:
+        c = cats[id(n)]
+        if id(n) in inlined or id(n) in fused_matmuls:
+            continue
+        kind = "output" if id(n) in out_ids else "arena"
+        if c == "const":
+            p.loc[id(n)] = new_buffer("const", n, value=np.ascontiguousarray(
+                run_op(n.op, n.attrs, list(n.inputs), n.dtype)))
+        elif c == "view":
+            src = n.inputs[0]
+            v = view_of(p.loc[id(src)], n)
+            if v is None:  # e.g. reshape of a transposed array: copy the input first
+                v = new_buffer(kind, n)
+                p.steps.append(_kernel(p, "map", n, v, src.shape, src))
+            p.loc[id(n)] = v
+        elif c == "interp":
+            p.loc[id(n)] = new_buffer("interp", n)
+            p.steps.append(n)
+        else:
+            out = new_buffer(kind, n)
+            p.loc[id(n)] = out
+            p.steps.append(_build(p, n, c, out, inlined, epilogue.get(id(n))))
+    claimed: set[int] = set()
+    for o in graph.outputs:
+        if type(o) is not Node:
+            p.outputs.append(("literal", o))
+            continue
+        v = p.loc[id(o)]
+        b = p.buffers[v.slot]
+        if b.kind == "output" and v.slot not in claimed and v.contiguous and v.offset == 0 \
+                and b.shape == v.shape:
+            claimed.add(v.slot)
+            p.outputs.append(("own", v))
+        else:  # an input, a constant, a view, or a value returned twice: copied
+            p.outputs.append(("copy", v))
+    for b in p.buffers:
+        if b.kind == "output" and b.slot not in claimed:
+            b.kind = "arena"
+    _plan_arena(p)
+    return p
+
+
+def _inline_decisions(graph: Graph, consumers: dict, out_ids: set, cats: dict) -> set[int]:
+    """The elementwise nodes computed inside their consumers' kernels, not stored."""
+    inlined: set[int] = set()
+    cost: dict[int, int] = {}
+    for n in graph.nodes:
+        if cats[id(n)] != "map":
+            continue
+        cost[id(n)] = 1 + sum(cost[id(x)] for x in n.inputs
+                              if type(x) is Node and id(x) in inlined)
+        users = consumers.get(id(n), [])
+        if id(n) in out_ids or not users:
+            continue
+        if len(users) > 1 and cost[id(n)] > RECOMPUTE_COST:
+            continue
+        if all(_domain(u, cats) == n.shape for u in users):
+            inlined.add(id(n))
+    return inlined
+
+
+def _domain(u: Node, cats: dict) -> tuple | None:
+    c = cats[id(u)]
+    if c == "map":
+        return u.shape
+    if c == "reduce":
+        return u.inputs[0].shape
+    return None
+
+
+def _epilogues(graph: Graph, consumers: dict, out_ids: set, cats: dict,
+               inlined: set) -> dict[int, Node]:
+    """Matmuls computed inside the kernel of the elementwise value they feed alone:
+    id(epilogue root) -> matmul."""
+    found: dict[int, Node] = {}
+    for mm in graph.nodes:
+        if cats[id(mm)] != "matmul" or id(mm) in out_ids or mm.dtype.kind != dt.FLOAT:
+            continue
+        c = mm
+        while len(consumers.get(id(c), [])) == 1:
+            c = consumers[id(c)][0]
+            if cats[id(c)] != "map" or c.shape != mm.shape:
+                break
+            if id(c) not in inlined:
+                if c.dtype is mm.dtype and id(c) not in found:
+                    found[id(c)] = mm
+                break
+    return found
+
+
+def _build(p: Plan, n: Node, c: str, out: View, inlined: set, mm: Node | None) -> Kernel:
+    if c == "reduce":
+        x = n.inputs[0]
+        axes = tuple(a for a in n.attrs["axes"] if a < len(x.shape))
+        nodes = _tree(x, inlined) if id(x) in inlined else []
+        return _kernel(p, "reduce", n, out, x.shape, x, nodes, axes)
+    if c == "matmul":
+        return _kernel(p, "matmul", n, out, n.shape, n, matmul=n)
+    if mm is None:
+        return _kernel(p, "map", n, out, n.shape, n, _tree(n, inlined))
+    return _kernel(p, "matmul", n, out, n.shape, n, _tree(n, inlined, stop=mm), matmul=mm)
+
+
+def _kernel(p: Plan, kind: str, root: Node, out: View, domain: tuple, value: Node,
+            nodes: list[Node] = (), reduced: tuple = (), matmul: Node | None = None) -> Kernel:
+    k = Kernel(f"k{len(p.steps)}_{root.op.name}", kind, root, out, tuple(domain), value,
+               list(nodes), reduced=reduced, matmul=matmul)
+    inside = {id(m) for m in nodes}
+    if matmul is not None:
+        inside.add(id(matmul))
+        k.reads[id(matmul)], k.read_nodes[id(matmul)] = out, matmul  # the epilogue's input
+        for x in matmul.inputs:
+            _read(p, k, x)
+    for m in nodes:
+        for x in m.inputs:
+            if type(x) is Node and id(x) not in inside:
+                _read(p, k, x)
+    if value is not root or not nodes:
+        if id(value) not in inside:
+            _read(p, k, value)
+    return k
+
+
+def _read(p: Plan, k: Kernel, x: Node) -> None:
+    if id(x) not in k.reads:
+        k.reads[id(x)] = p.loc[id(x)]
+        k.read_nodes[id(x)] = x
+
+
+def _tree(top: Node, inlined: set, stop: Node | None = None) -> list[Node]:
+    """``top`` and the inlined nodes it is computed from, each after its inputs."""
+    order: list[Node] = []
+    seen: set[int] = set()
+
+    def visit(n: Node) -> None:
+        seen.add(id(n))
+        for x in n.inputs:
+            if type(x) is Node and id(x) not in seen and id(x) in inlined and x is not stop:
+                visit(x)
+        order.append(n)
+    visit(top)
+    return order
+
+
+# ---------------------------------------------------------------- the arena
+
+def _plan_arena(p: Plan) -> None:
+    """Give each arena buffer an offset; buffers whose lifetimes do not overlap share."""
+    last: dict[int, int] = {}
+    end = len(p.steps)
+    for s, step in enumerate(p.steps):
+        views = step.reads.values() if isinstance(step, Kernel) else \
+            [p.loc[id(x)] for x in step.inputs if type(x) is Node]
+        for v in views:
+            last[v.slot] = s
+    for kind, v in p.outputs:
+        if kind == "copy":
+            last[v.slot] = end
+    free: list[tuple[int, int]] = []  # (offset, size), sorted, coalesced
+    top = 0
+
+    def alloc(size: int) -> int:
+        nonlocal top
+        size = -(-size // ALIGN) * ALIGN
+        for i, (off, sz) in enumerate(free):
+            if sz >= size:
+                free[i:i + 1] = [(off + size, sz - size)] if sz > size else []
+                return off
+        off, top = top, top + size
+        return off
+
+    def release(off: int, size: int) -> None:
+        size = -(-size // ALIGN) * ALIGN
+        free.append((off, size))
+        free.sort()
+        merged: list[tuple[int, int]] = []
+        for o, s in free:
+            if merged and merged[-1][0] + merged[-1][1] == o:
+                merged[-1] = (merged[-1][0], merged[-1][1] + s)
+            else:
+                merged.append((o, s))
+        free[:] = merged
+
+    dying: dict[int, list[Buffer]] = {}
+    for s, step in enumerate(p.steps):
+        if isinstance(step, Kernel):
+            b = p.buffers[step.out.slot]
+            if b.kind == "arena":
+                b.offset = alloc(b.nbytes)
+                dying.setdefault(last.get(b.slot, s), []).append(b)
+            if step.scratch is not None:
+                sb = p.buffers[step.scratch]
+                sb.offset = alloc(sb.nbytes)
+                dying.setdefault(s, []).append(sb)
+        for b in dying.pop(s, []):
+            release(b.offset, b.nbytes)
+    p.arena_bytes = top

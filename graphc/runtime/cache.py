@@ -1,0 +1,94 @@
+"""The on-disk cache of compiled object code, in ``GRAPHC_CACHE_DIR`` (off when unset).
+
+An entry is keyed by a hash of the module's LLVM IR and of the target (triple, CPU
+name and features, LLVM and graphc versions), so a second process compiling the same
+function skips LLVM's optimizer and code generator. Object code is never trusted
+blindly: each file starts with a header naming its key and the SHA-256 of its payload;
+a file that is truncated, corrupted or written for another key is ignored, deleted and
+rebuilt. Files are written to a temporary name and renamed, so a reader never sees a
+half-written entry.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+
+import llvmlite
+import llvmlite.binding as llvm
+
+MAGIC = b"graphc-object-v1\n"
+
+
+def folder() -> str | None:
+    return os.environ.get("GRAPHC_CACHE_DIR") or None
+
+
+def key(llvm_ir: str, tm) -> str:
+    """The entry's name: what the object code depends on."""
+    from .. import __version__
+    h = hashlib.sha256()
+    for part in (llvm_ir, llvm.get_process_triple(), llvm.get_host_cpu_name(),
+                 llvm.get_host_cpu_features().flatten(), llvmlite.__version__,
+                 ".".join(map(str, llvm.llvm_version_info)), __version__, str(tm)):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _path(k: str, ext: str) -> str | None:
+    d = folder()
+    return os.path.join(d, f"{k}.{ext}") if d else None
+
+
+def load(k: str) -> bytes | None:
+    """The object code stored under ``k``, or None (no cache, no entry, or a bad file,
+    which is then removed)."""
+    path = _path(k, "o")
+    if path is None or not os.path.exists(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    head = MAGIC + k.encode() + b"\n"
+    if data.startswith(head) and len(data) >= len(head) + 65:
+        digest, payload = data[len(head):len(head) + 64], data[len(head) + 65:]
+        if hashlib.sha256(payload).hexdigest().encode() == digest and payload:
+            return payload
+    _remove(path)
+    return None
+
+
+def load_text(k: str) -> str:
+    path = _path(k, "ll")
+    try:
+        with open(path) as f:
+            return f.read()
+    except (OSError, TypeError):
+        return "; optimized LLVM IR not in the cache (the object code came from it)"
+
+
+def store(k: str, payload: bytes, optimized_ir: str) -> None:
+    """Write an entry; a cache that cannot be written is skipped, never an error."""
+    d = folder()
+    if d is None:
+        return
+    head = MAGIC + k.encode() + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+    try:
+        os.makedirs(d, exist_ok=True)
+        for ext, data in (("ll", optimized_ir.encode()), ("o", head + payload)):
+            fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, os.path.join(d, f"{k}.{ext}"))
+    except OSError:
+        pass
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
