@@ -227,10 +227,31 @@ class Program:
     guards: list[tuple] = field(default_factory=list)  # see check_guards
     grad_guards: list[tuple] = field(default_factory=list)  # (tensor, its .grad when traced)
 
+    def __post_init__(self) -> None:
+        # captured tensors keep their storage (the guards check it): bound to the native
+        # program once, so a call passes only its arguments
+        n = len(self.arg_inputs)
+        self.captured_values = [None if self.native.bind(n + i, c.value) else c.value
+                                for i, (c, _) in enumerate(self.captured)]
+        self.single = isinstance(self.out_template, _TensorSlot)
+        self.plain = not self.writes and not self.grad_writes
+
+    def stale(self) -> str | None:
+        """Why this program no longer fits the tensors its function reaches, or None."""
+        return ((check_guards(self.guards) if self.guards else None) or
+                (_check_grads(self.grad_guards) if self.grad_guards else None))
+
     def run(self, tensors: list[Tensor]) -> Any:
+        values = self.native.run([t._value() for t in tensors] + self.captured_values)
+        if self.plain:
+            if self.single:
+                return _own(values[0])
+        else:
+            self.write_back(tensors, values)
+        return _fill(self.out_template, [_own(v) for v in values[:self.n_outputs]])
+
+    def write_back(self, tensors: list[Tensor], values: list) -> None:
         from .indexing import _refresh
-        values = self.native.run([t._value() for t in tensors] +
-                                 [concrete.value for concrete, _ in self.captured])
         pos = self.n_outputs
         for kind, target in self.writes:
             t = tensors[target] if kind == "arg" else target
@@ -248,7 +269,6 @@ class Program:
             else:
                 t._grad = _own(v)
             pos += 1
-        return _fill(self.out_template, [_own(v) for v in values[:self.n_outputs]])
 
 
 def _own(v) -> Tensor:
@@ -306,38 +326,48 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
                    guards, grad_guards)
 
 
-def _scope(fn: Callable) -> dict[str, Any]:
-    """The names a function reaches tensors by: globals it uses, closure variables, and
-    attributes of the object it is (or is bound to), as ``self.<attr>``."""
-    scope: dict[str, Any] = {}
+def _scope(fn: Callable) -> dict[str, Callable[[], Any]]:
+    """The names a function reaches tensors by, each with a getter that reads the name's
+    current value: globals it uses, closure variables, and attributes of the object it
+    is (or is bound to), as ``self.<attr>``. Built once per trace; guards call getters."""
+    scope: dict[str, Callable[[], Any]] = {}
     owner = getattr(fn, "__self__", None) or (None if inspect.isfunction(fn) else fn)
     if owner is not None and hasattr(owner, "__dict__"):
-        scope.update({f"self.{k}": v for k, v in vars(owner).items()})
+        attrs = vars(owner)
+        scope.update({f"self.{k}": functools.partial(attrs.get, k) for k in attrs})
         if fn is owner:  # an object called directly: its class's __call__ is the code
             fn = type(owner).__call__
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
     if code is not None:
         glob = getattr(fn, "__globals__", {})
-        scope.update({n: glob[n] for n in code.co_names if n in glob})
+        scope.update({n: functools.partial(glob.get, n) for n in code.co_names if n in glob})
         for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
-            try:
-                scope[name] = cell.cell_contents
-            except ValueError:  # an empty cell
-                pass
+            scope[name] = functools.partial(_cell_contents, cell)
     return scope
+
+
+def _cell_contents(cell) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
 
 
 def _guards(fn: Callable, captured: list[tuple[Node, Node]]) -> list[tuple]:
     """Name the implicit inputs after the variables holding them and return what to check
-    before each call: (name, tensor, its storage, requires_grad)."""
-    by_node = {id(v._node): (k, v) for k, v in _scope(fn).items() if isinstance(v, Tensor)}
+    before each call: (name, getter, tensor, its storage, requires_grad)."""
+    by_node = {}
+    for name, get in _scope(fn).items():
+        v = get()
+        if isinstance(v, Tensor):
+            by_node[id(v._node)] = (name, get, v)
     guards = []
     for concrete, leaf in captured:
         hit = by_node.get(id(concrete))
         if hit is not None:
             leaf.name = _ident(hit[0])
-            guards.append((hit[0], hit[1], concrete.value, concrete.requires_grad))
+            guards.append((*hit, concrete.value, concrete.requires_grad))
     return guards
 
 
@@ -351,17 +381,14 @@ def _check_grads(grad_guards: list[tuple]) -> str | None:
     return None
 
 
-def check_guards(fn: Callable, guards: list[tuple]) -> str | None:
+def check_guards(guards: list[tuple]) -> str | None:
     """Why a traced program no longer fits the tensors its function reaches, or None."""
-    if not guards:
-        return None
-    scope = _scope(fn)
-    for name, tensor, storage, requires_grad in guards:
-        if scope.get(name) is not tensor:
+    for name, get, tensor, storage, requires_grad in guards:
+        if get() is not tensor:
             return f"captured tensor {name} was rebound to another object"
         if tensor._node.value is not storage:
             return f"captured tensor {name} has new storage (.data or set_ replaced it)"
-        if tensor.requires_grad != requires_grad:
+        if tensor._node.requires_grad != requires_grad:
             return f"captured tensor {name} changed requires_grad to {tensor.requires_grad}"
     return None
 
@@ -393,12 +420,15 @@ class CompiledFunction:
         self.last_key: tuple | None = None
         self.retraces = 0
         self.name = getattr(fn, "__name__", type(fn).__name__)
+        # calls with only tensor arguments: (grad mode, train mode, per tensor: shape,
+        # dtype, requires_grad) -> (program, its full signature key)
+        self.fast: dict[tuple, tuple[Program, tuple]] = {}
+        self.has_training = hasattr(fn, "training")
 
     def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list[Tensor]]:
         sig = signature(self.fn, args, kwargs)
         program = self.cache.get(sig.key)
-        stale = program is not None and (check_guards(self.fn, program.guards) or
-                                         _check_grads(program.grad_guards))
+        stale = program is not None and program.stale()
         if program is None or stale:
             if self.last_key is not None or stale:
                 self.retraces += 1
@@ -415,7 +445,21 @@ class CompiledFunction:
         return program, sig.tensors
 
     def __call__(self, *args, **kwargs):
+        key = None
+        if not kwargs:
+            try:  # devices join this key with the CUDA path
+                key = (_state.grad_enabled, self.has_training and self.fn.training,
+                       *[(a._node.shape, a._node.dtype, a._node.requires_grad) for a in args])
+            except AttributeError:  # not all arguments are tensors: the general path
+                key = None
+            else:
+                hit = self.fast.get(key)
+                if hit is not None and not hit[0].stale():
+                    self.last, self.last_key = hit
+                    return hit[0].run(args)
         program, tensors = self._program(args, kwargs)
+        if key is not None and all(isinstance(a, Tensor) for a in args):
+            self.fast[key] = (program, self.last_key)
         return program.run(tensors)
 
     def lower(self, *args, **kwargs) -> CompiledFunction:

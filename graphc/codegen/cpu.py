@@ -223,7 +223,6 @@ class KernelEmitter:
                 loops.close()
             return
         d = k.root.dtype
-        src = k.value.dtype
         op = k.root.op.name
         if inner:
             acc = _entry_alloca(b, llvm_type(d))
@@ -351,8 +350,14 @@ def _emit_parallel(module: ir.Module) -> ir.Function:
 
 # ---------------------------------------------------------------- the module
 
-def build_module(plan: Plan, segments: list[list[Kernel]], name: str) -> ir.Module:
-    """The LLVM module of a program: its kernels and one entry point per segment."""
+def build_module(plan: Plan, segments: list[list[Kernel]], name: str,
+                 prologue: list[int] = (), data_offset: int = 0) -> ir.Module:
+    """The LLVM module of a program: its kernels and one entry point per segment.
+
+    ``segment0`` also takes one numpy array object per slot in ``prologue`` and stores
+    its data pointer (at ``data_offset`` in the object) in that slot first, which
+    saves the caller finding each address in Python.
+    """
     _init()
     module = ir.Module(name=name)
     module.triple = llvm.get_process_triple()
@@ -362,9 +367,14 @@ def build_module(plan: Plan, segments: list[list[Kernel]], name: str) -> ir.Modu
         for k in seg:
             sizes[k.name] = KernelEmitter(module, plan, k).emit()
     for s, seg in enumerate(segments):
-        fn = ir.Function(module, ir.FunctionType(VOID, [SLOTS, I64]), name=f"segment{s}")
-        slots, nthreads = fn.args
+        extra = list(prologue) if s == 0 else []
+        fn = ir.Function(module, ir.FunctionType(VOID, [SLOTS, I64] + [I8P] * len(extra)),
+                         name=f"segment{s}")
+        slots, nthreads = fn.args[:2]
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        for slot, obj in zip(extra, fn.args[2:]):
+            data = b.bitcast(b.gep(obj, [const(data_offset)]), SLOTS)
+            b.store(b.load(data), b.gep(slots, [const(slot)]))
         for k in seg:
             kern = module.get_global(k.name)
             size = const(sizes[k.name])

@@ -187,7 +187,8 @@ def make_leaf(shape: tuple, dtype: DType, value: Any = None, name: str | None = 
     node = Node(LEAF, (), EMPTY, shape, dtype)
     node.value = value
     node.vbox = [0]
-    node.name = name
+    if name is not None:  # a class default otherwise: no instance dict for most leaves
+        node.name = name
     return node
 
 

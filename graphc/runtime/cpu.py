@@ -29,6 +29,29 @@ SEGMENT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)
 _threads = [0]
 
 
+def _data_offset() -> int | None:
+    """Where an ndarray object keeps its data pointer: numpy's C struct puts it right after
+    the object header. Checked here on real arrays; None: ask ``.ctypes.data`` instead."""
+    try:
+        probes = [np.empty(n, np.uint8) for n in (1, 17, 4096)]
+        off = object.__sizeof__(object())  # the object header: 16 bytes on CPython
+        ok = all(ctypes.c_void_p.from_address(id(a) + off).value == a.ctypes.data
+                 for a in probes)
+        return off if ok else None
+    except Exception:  # an unusual Python: the slow, portable way
+        return None
+
+
+_OFFSET = _data_offset()
+
+
+def address(a: np.ndarray) -> int:
+    """The address of ``a``'s first element."""
+    if _OFFSET is None:
+        return a.ctypes.data
+    return ctypes.c_void_p.from_address(id(a) + _OFFSET).value or 0
+
+
 def set_num_threads(n: int) -> None:
     """How many threads large kernels use (default: ``GRAPHC_NUM_THREADS`` or all cores)."""
     if int(n) < 1:
@@ -83,21 +106,25 @@ class NativeProgram:
         self.graph = graph
         self.plan = p = plan(graph)
         segments: list[list[Kernel]] = []
-        self.steps: list = []
+        steps: list = []
         for step in p.steps:
             if isinstance(step, Kernel):
-                if not self.steps or not isinstance(self.steps[-1], int):
+                if not steps or not isinstance(steps[-1], int):
                     segments.append([])
-                    self.steps.append(len(segments) - 1)
+                    steps.append(len(segments) - 1)
                 segments[-1].append(step)
             else:
-                self.steps.append(step)
+                steps.append(step)
         self.segments = segments
-        self.compiled = None
-        if segments:
-            self.compiled = CompiledModule(build_module(p, segments, graph.name), graph.name)
-            calls = [SEGMENT(self.compiled.address(f"segment{i}")) for i in range(len(segments))]
-            self.steps = [calls[s] if isinstance(s, int) else s for s in self.steps]
+        self.input_slots = [-1] * len(graph.inputs)
+        for b in p.buffers:
+            if b.kind == "input":
+                self.input_slots[b.index] = b.slot
+        # outputs the kernels write, in output order (allocated per call)
+        self.out_specs = [(v.slot, v.shape, p.buffers[v.slot].dtype.np)
+                          for kind, v in p.outputs if kind == "own"]
+        self.simple = len(steps) == 1 and isinstance(steps[0], int) and \
+            all(kind == "own" for kind, _ in p.outputs)
         self.slots = np.zeros(max(1, len(p.buffers)), dtype=np.uint64)
         self.slots_ptr = self.slots.ctypes.data
         self.arena = np.empty(p.arena_bytes + ALIGN, dtype=np.uint8)
@@ -111,24 +138,60 @@ class NativeProgram:
             elif b.kind == "const":
                 self.arrays[b.slot] = b.value
                 self.slots[b.slot] = b.value.ctypes.data
-        self.inputs = [(b.slot, b.dtype.np) for b in p.buffers if b.kind == "input"]
-        self.outputs = [(b.slot, b.shape, b.dtype.np) for b in p.buffers if b.kind == "output"]
+        self.compiled = None
+        self.steps = steps
+        self.prologue = False
+        if segments:
+            # segment0 stores the data pointers of the inputs and outputs passed to it
+            self.prologue = _OFFSET is not None and isinstance(steps[0], int)
+            pro = ([s for s in self.input_slots if s >= 0] + [s for s, _, _ in self.out_specs]
+                   if self.prologue else [])
+            self.compiled = CompiledModule(build_module(p, segments, graph.name, pro,
+                                                       _OFFSET or 0), graph.name)
+            calls = []
+            for i in range(len(segments)):
+                extra = [ctypes.py_object] * len(pro) if i == 0 else []
+                proto = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, *extra)
+                calls.append(proto(self.compiled.address(f"segment{i}")))
+            self.steps = [calls[s] if isinstance(s, int) else s for s in steps]
+        self._pro_inputs = list(self.input_slots)
 
-    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        """The graph's outputs for ``inputs`` (in graph input order): fresh arrays, never
-        aliasing an input or each other."""
-        arrays, slots = self.arrays, self.slots
-        for (slot, _), x in zip(self.inputs, inputs):
-            x = np.ascontiguousarray(x)
-            arrays[slot] = x
-            slots[slot] = x.ctypes.data
-        for slot, shape, dtype in self.outputs:
-            out = arrays[slot] = np.empty(shape, dtype)
-            slots[slot] = out.ctypes.data
+    def bind(self, index: int, x: np.ndarray) -> bool:
+        """Read input ``index`` from ``x`` at every later call (its current contents: in-place
+        updates are seen). False when it cannot (``x`` is not contiguous, or the entry
+        point receives this input at each call): pass it to ``run`` then."""
+        slot = self.input_slots[index]
+        if self.prologue or not x.flags.c_contiguous or \
+                x.dtype != self.plan.buffers[slot].dtype.np:
+            return False
+        self.arrays[slot] = x
+        self.slots[slot] = address(x)
+        self.input_slots[index] = -1
+        return True
+
+    def run(self, inputs: list) -> list[np.ndarray]:
+        """The graph's outputs for ``inputs`` (in graph input order; None for the bound
+        ones): fresh arrays, never aliasing an input or each other."""
+        ins = [np.ascontiguousarray(x) for x in inputs if x is not None]
+        outs = [np.empty(shape, dtype) for _, shape, dtype in self.out_specs]
         threads = _threads[0] or get_num_threads()
+        if self.simple and self.prologue:
+            self.steps[0](self.slots_ptr, threads, *ins, *outs)
+            return outs
+        arrays, slots = self.arrays, self.slots
+        for slot, x in zip([s for s in self.input_slots if s >= 0], ins):
+            arrays[slot] = x
+            slots[slot] = address(x)
+        for (slot, _, _), out in zip(self.out_specs, outs):
+            arrays[slot] = out
+            slots[slot] = address(out)
+        first = self.prologue
         for step in self.steps:
             if type(step) is Node:
                 self._interpret(step)
+            elif first:
+                step(self.slots_ptr, threads, *ins, *outs)
+                first = False
             else:
                 step(self.slots_ptr, threads)
         results = []
@@ -158,7 +221,7 @@ class NativeProgram:
             r = r.copy()  # never alias a buffer the arena reuses
         slot = loc[id(n)].slot
         self.arrays[slot] = r
-        self.slots[slot] = r.ctypes.data
+        self.slots[slot] = address(r)
 
     def describe(self) -> str:
         """The ``kernels`` stage: buffers, then each step (kernels with what they fuse)."""
