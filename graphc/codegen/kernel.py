@@ -222,6 +222,7 @@ def plan(graph: Graph) -> Plan:
     for i, n in enumerate(graph.inputs):
         p.loc[id(n)] = new_buffer("input", n, index=i)
     fused_matmuls = {id(mm) for mm in epilogue.values()}
+    copies: dict[int, View] = {}
     for n in graph.nodes:
         c = cats[id(n)]
         if id(n) in inlined or id(n) in fused_matmuls:
@@ -233,9 +234,11 @@ def plan(graph: Graph) -> Plan:
         elif c == "view":
             src = n.inputs[0]
             v = view_of(p.loc[id(src)], n)
-            if v is None:  # e.g. reshape of a transposed array: copy the input first
-                v = new_buffer(kind, n)
-                p.steps.append(_kernel(p, "map", n, v, src.shape, src))
+            if v is None:  # e.g. reshape of a transposed array: copy the input once
+                if id(src) not in copies:
+                    copies[id(src)] = new_buffer("arena", src)
+                    p.steps.append(_kernel(p, "map", n, copies[id(src)], src.shape, src))
+                v = view_of(copies[id(src)], n)
             p.loc[id(n)] = v
         elif c == "interp":
             p.loc[id(n)] = new_buffer("interp", n)
@@ -294,21 +297,27 @@ def _domain(u: Node, cats: dict) -> tuple | None:
 
 def _epilogues(graph: Graph, consumers: dict, out_ids: set, cats: dict,
                inlined: set) -> dict[int, Node]:
-    """Matmuls computed inside the kernel of the elementwise value they feed alone:
-    id(epilogue root) -> matmul."""
+    """Matmuls computed inside the kernel of the one elementwise value they feed (through
+    inlined nodes only): id(epilogue root) -> matmul."""
+    owners: dict[int, set[int]] = {}  # inlined node -> the stored values computing it
+    by_id = {id(n): n for n in graph.nodes}
+    for n in reversed(graph.nodes):
+        if id(n) in inlined:
+            owners[id(n)] = set().union(*(owners[id(u)] if id(u) in inlined else {id(u)}
+                                          for u in consumers[id(n)]))
     found: dict[int, Node] = {}
     for mm in graph.nodes:
-        if cats[id(mm)] != "matmul" or id(mm) in out_ids or mm.dtype.kind != dt.FLOAT:
+        users = consumers.get(id(mm), [])
+        if cats[id(mm)] != "matmul" or id(mm) in out_ids or mm.dtype.kind != dt.FLOAT \
+                or not users:
             continue
-        c = mm
-        while len(consumers.get(id(c), [])) == 1:
-            c = consumers[id(c)][0]
-            if cats[id(c)] != "map" or c.shape != mm.shape:
-                break
-            if id(c) not in inlined:
-                if c.dtype is mm.dtype and id(c) not in found:
-                    found[id(c)] = mm
-                break
+        roots = set().union(*(owners[id(u)] if id(u) in inlined else {id(u)} for u in users))
+        if len(roots) != 1:
+            continue
+        root = by_id[roots.pop()]
+        if cats[id(root)] == "map" and root.shape == mm.shape and root.dtype is mm.dtype \
+                and id(root) not in found:
+            found[id(root)] = mm
     return found
 
 

@@ -192,7 +192,13 @@ def _reciprocal(e: Emitter, node: Node, ops: list):
 
 def _pow(e: Emitter, node: Node, ops: list):
     x, y = _operands_as(e, node.inputs, ops, node.dtype)
-    return e.b.call(e.intrinsic("llvm.pow", node.dtype), [x, y])
+    b = e.b
+    r = b.call(e.intrinsic("llvm.pow", node.dtype), [x, y])
+    # C's pow(-inf, 0.5) is inf; numpy and PyTorch give NaN for a negative base and a
+    # non-integer exponent, infinite bases included
+    bad = b.and_(b.fcmp_ordered("<", x, ir.Constant(x.type, 0.0)),
+                 b.fcmp_unordered("!=", b.call(e.intrinsic("llvm.floor", node.dtype), [y]), y))
+    return b.select(bad, ir.Constant(x.type, float("nan")), r)
 
 
 def _logical(op: str) -> Callable:

@@ -180,7 +180,7 @@ def sigmoid(x) -> Tensor:
 
 def relu(x) -> Tensor:
     x = _t(x)
-    return _label(where(x > 0, x, 0), "ReluBackward0")
+    return _label(where(x <= 0, 0, x), "ReluBackward0")  # NaN stays NaN, as in PyTorch
 
 
 def maximum(x, y) -> Tensor:

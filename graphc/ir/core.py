@@ -75,7 +75,7 @@ class Op:
                  "grad_name", "ufunc")
 
     def __init__(self, name: str, infer: Callable, impl: Callable, vjp: Callable | None, *,
-                 differentiable: bool = True, view: bool = False, cast_inputs: bool = False,
+                 differentiable: bool = True, view: bool = False, cast_inputs: bool | str = False,
                  grad_name: str | None = None, ufunc: Callable | None = None) -> None:
         self.name = name
         self.infer = infer

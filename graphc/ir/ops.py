@@ -131,8 +131,9 @@ def _binary_infer(name: str, kind: str):
 
 
 def _binary(name: str, fn, vjp, kind: str = "arith", **kw) -> Op:
+    cast = kw.pop("cast_inputs", kind != "bool")
     return register(Op(name, _binary_infer(name, kind), None, vjp, ufunc=fn,
-                       cast_inputs=kind != "bool", **kw))
+                       cast_inputs=cast, **kw))
 
 
 def _mul_vjp(n, g, need):
@@ -193,12 +194,12 @@ DIV = _binary("div", np.true_divide, _div_vjp, kind="float")
 POW = _binary("pow", _safe_pow, _pow_vjp)
 MAXIMUM = _binary("maximum", np.maximum, None)
 MINIMUM = _binary("minimum", np.minimum, None)
-EQ = _binary("eq", np.equal, None, kind="bool")
-NE = _binary("ne", np.not_equal, None, kind="bool")
-LT = _binary("lt", np.less, None, kind="bool")
-LE = _binary("le", np.less_equal, None, kind="bool")
-GT = _binary("gt", np.greater, None, kind="bool")
-GE = _binary("ge", np.greater_equal, None, kind="bool")
+EQ = _binary("eq", np.equal, None, kind="bool", cast_inputs="promote")
+NE = _binary("ne", np.not_equal, None, kind="bool", cast_inputs="promote")
+LT = _binary("lt", np.less, None, kind="bool", cast_inputs="promote")
+LE = _binary("le", np.less_equal, None, kind="bool", cast_inputs="promote")
+GT = _binary("gt", np.greater, None, kind="bool", cast_inputs="promote")
+GE = _binary("ge", np.greater_equal, None, kind="bool", cast_inputs="promote")
 LOGICAL_AND = _binary("logical_and", np.logical_and, None, kind="bool")
 LOGICAL_OR = _binary("logical_or", np.logical_or, None, kind="bool")
 MAXIMUM.vjp, MAXIMUM.differentiable = _minmax_vjp(GT), True

@@ -14,8 +14,18 @@ def run_op(op: Op, attrs: dict, vals: list, dtype: dt.DType) -> np.ndarray:
     """The numpy value of ``op`` on ``vals``, as an array of ``dtype``."""
     npd = dtype.np
     if op.cast_inputs:
-        vals = [v.astype(npd) if type(v) is _ndarray and v.dtype != npd else v for v in vals]
+        to = npd if op.cast_inputs is True else _promoted(vals)
+        vals = [v.astype(to) if type(v) is _ndarray and v.dtype != to else v for v in vals]
     return _call(op, attrs, vals, npd)
+
+
+def _promoted(vals: list) -> np.dtype:
+    """PyTorch's promoted type of comparison operands (numpy would not let a 0-d array
+    stay weak)."""
+    from types import SimpleNamespace
+    ops = [SimpleNamespace(dtype=dt.from_numpy(v.dtype), shape=v.shape)
+           if type(v) is _ndarray else v for v in vals]
+    return dt.result_type(ops).np
 
 
 def _call(op: Op, attrs: dict, vals: list, npd: np.dtype) -> np.ndarray:

@@ -24,13 +24,13 @@ def folder() -> str | None:
     return os.environ.get("GRAPHC_CACHE_DIR") or None
 
 
-def key(llvm_ir: str, tm) -> str:
-    """The entry's name: what the object code depends on."""
+def key(llvm_ir: str) -> str:
+    """The entry's name: a hash of everything the object code depends on."""
     from .. import __version__
     h = hashlib.sha256()
     for part in (llvm_ir, llvm.get_process_triple(), llvm.get_host_cpu_name(),
                  llvm.get_host_cpu_features().flatten(), llvmlite.__version__,
-                 ".".join(map(str, llvm.llvm_version_info)), __version__, str(tm)):
+                 ".".join(map(str, llvm.llvm_version_info)), __version__):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()

@@ -75,7 +75,7 @@ class CompiledModule:
         parsed = llvm.parse_assembly(self.llvm_ir)
         parsed.verify()
         tm = target_machine()
-        self.key = cache.key(self.llvm_ir, tm)
+        self.key = cache.key(self.llvm_ir)
         obj = cache.load(self.key)
         self.from_cache = obj is not None
         if obj is None:

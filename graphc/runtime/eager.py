@@ -11,6 +11,7 @@ from sys import _getframe
 
 import numpy as np
 
+from ..ir import dtypes as dt
 from ..ir.core import EMPTY, LEAF, Handler, Node, Op, _state
 from ..ir.errors import _PKG_DIR, AutogradError, format_loc
 from ..ir.graph import Graph
@@ -32,6 +33,8 @@ class EagerHandler(Handler):
         shape, dtype = op.infer(inputs, attrs)
         npd = dtype.np
         cast = op.cast_inputs
+        if cast == "promote":  # comparisons: operands meet in PyTorch's promoted type
+            npd = dt.result_type(inputs).np
         record = False
         vals = []
         for x in inputs:  # one pass: values, casts to the result type, whether to record
@@ -44,6 +47,8 @@ class EagerHandler(Handler):
                     record = True
             else:
                 vals.append(x)
+        if cast == "promote":
+            npd = dtype.np
         ufunc = op.ufunc
         if ufunc is not None:  # elementwise fast path: what _call does, inlined
             try:
