@@ -12,6 +12,7 @@ from .autograd import value_and_grad
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, tensor, zeros, zeros_like)
 from .compiler import CompileError, compile
+from .runtime.cpu import get_num_threads, set_num_threads
 from .debug import dump_ir, to_dot
 from .ir import dtypes as _dtypes
 from .ir.dtypes import (DType, bool_, float16, float32, float64, get_default_dtype, int8, int16,

@@ -248,3 +248,18 @@ def test_relu_keeps_nan():
     x = graphc.tensor([float("nan"), -1.0, 0.0, 2.0])
     for f in (graphc.relu, graphc.compile(graphc.relu)):
         np.testing.assert_array_equal(f(x).numpy(), [np.nan, 0.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize("sx,sy", [((3, 4), (3, 2)), ((0, 4), (0, 2)), ((1, 1), (1, 0)),
+                                   ((2, 3, 5), (2, 3, 1))])
+def test_pad_and_concat_run_natively(sx, sy):
+    def f(x, y):
+        return (graphc.nn.functional.pad(x, (1, 2), value=3.0), graphc.cat([x, y * 2], -1),
+                graphc.cat([x.transpose(0, -1), y.transpose(0, -1)], 0),
+                graphc.cat([x.int(), y.double()], -1))
+    x, y = graphc.randn(*sx), graphc.randn(*sy)
+    compiled = graphc.compile(f)
+    for got, want in zip(compiled(x, y), f(x, y)):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert "0 interpreted nodes" in compiled.ir("kernels")

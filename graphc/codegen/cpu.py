@@ -139,6 +139,8 @@ class KernelEmitter:
         if k.kind == "matmul":
             from .matmul import emit_matmul
             emit_matmul(self)
+        elif k.kind == "piece":
+            self.pieces()
         else:
             self.elementwise()
         self.b.ret_void()
@@ -251,6 +253,37 @@ class KernelEmitter:
         at = b.gep(self.ptr[k.out.slot], [out])
         b.store(_combine(b, op, b.load(at), convert(b, v, vd, d), d, fast=False), at)
         for _ in dims:
+            loops.close()
+
+
+    def pieces(self) -> None:
+        """Each output element is the fill value or the element of the input whose box
+        holds it; loads are clamped to the input's first element outside its box, so
+        they never leave the buffer."""
+        k, b = self.k, self.b
+        domain = k.domain
+        loops = Loops(b)
+        idx = [loops.open(self.start, self.end, "d0") if i == 0 else
+               loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
+        self.par_size = domain[0] if domain else 1
+        d = k.root.dtype
+        from .lower import literal
+        result = literal(k.fill, d)
+        for key, lo, hi in k.pieces:
+            v = k.reads[key]
+            if any(a >= z for a, z in zip(lo, hi)):
+                continue  # an empty input: never read
+            inside = ir.Constant(I1, 1)
+            at = const(v.offset)
+            for i, st, a, z in zip(idx, v.broadcast_strides(domain), lo, hi):
+                inside = b.and_(inside, b.and_(b.icmp_signed(">=", i, const(a)),
+                                               b.icmp_signed("<", i, const(z))))
+                if st:
+                    at = b.add(at, b.mul(b.sub(i, const(a)), const(st)))
+            value, src = self.load(v, b.select(inside, at, const(v.offset)))
+            result = b.select(inside, convert(b, value, src, d), result)
+        self.store(self.offset(0, contiguous_strides(domain), idx), result, d)
+        for _ in domain:
             loops.close()
 
 

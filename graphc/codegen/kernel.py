@@ -162,6 +162,8 @@ class Kernel:
     reduced: tuple = ()
     matmul: Node | None = None
     scratch: int | None = None
+    pieces: list = field(default_factory=list)  # piece kernels: (id(input), lo, hi) boxes
+    fill: float = 0.0                            # their value outside every box
 
     @property
     def work(self) -> int:
@@ -191,6 +193,8 @@ def category(n: Node) -> str:
         return "view"
     if name in SOURCES:
         return "const"
+    if name in ("pad", "concat") and n.dtype is not dt.bool_:
+        return "piece"
     if lowerable(n):
         return "map"
     if name in ("sum", "max"):
@@ -329,6 +333,8 @@ def _build(p: Plan, n: Node, c: str, out: View, inlined: set, mm: Node | None) -
         return _kernel(p, "reduce", n, out, x.shape, x, nodes, axes)
     if c == "matmul":
         return _kernel(p, "matmul", n, out, n.shape, n, matmul=n)
+    if c == "piece":
+        return _pieces(p, n, out)
     if mm is None:
         return _kernel(p, "map", n, out, n.shape, n, _tree(n, inlined))
     return _kernel(p, "matmul", n, out, n.shape, n, _tree(n, inlined, stop=mm), matmul=mm)
@@ -351,6 +357,26 @@ def _kernel(p: Plan, kind: str, root: Node, out: View, domain: tuple, value: Nod
     if value is not root or not nodes:
         if id(value) not in inside:
             _read(p, k, value)
+    return k
+
+
+def _pieces(p: Plan, n: Node, out: View) -> Kernel:
+    """pad and concat: the output is its inputs placed in boxes (over a fill value)."""
+    k = Kernel(f"k{len(p.steps)}_{n.op.name}", "piece", n, out, tuple(n.shape), n)
+    if n.op.name == "pad":
+        (x,) = n.inputs
+        lo = tuple(a for a, _ in n.attrs["widths"])
+        k.pieces.append((id(x), lo, tuple(a + d for a, d in zip(lo, x.shape))))
+        k.fill = n.attrs["value"]
+    else:
+        axis, pos = n.attrs["axis"], 0
+        for x in n.inputs:
+            lo = tuple(pos if i == axis else 0 for i in range(len(n.shape)))
+            hi = tuple(pos + x.shape[axis] if i == axis else d for i, d in enumerate(n.shape))
+            k.pieces.append((id(x), lo, hi))
+            pos += x.shape[axis]
+    for x in n.inputs:
+        _read(p, k, x)
     return k
 
 

@@ -235,7 +235,8 @@ class NativeProgram:
             lines.append(f"  buffer {b.slot}: {b.kind}{where} {b.dtype.short}{list(b.shape)}")
         for s in p.steps:
             if isinstance(s, Kernel):
-                ops = " -> ".join(m.op.name for m in s.nodes) or "copy"
+                ops = " -> ".join(m.op.name for m in s.nodes) or \
+                    (s.root.op.name if s.kind == "piece" else "copy")
                 if s.kind == "reduce":
                     ops = f"{ops if s.nodes else 'load'} -> {s.root.op.name} axes={s.reduced}"
                 if s.matmul is not None:
