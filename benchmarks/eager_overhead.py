@@ -14,6 +14,7 @@ import sys
 import timeit
 
 import numpy as np
+from _timing import best_times  # benchmarks/ is on the path when run as a script
 
 import graphc
 
@@ -24,32 +25,6 @@ except ImportError:
 
 REPEATS = 7
 TARGET_S = 0.08  # length of one repeat; the whole script stays well under 20 s
-
-
-def _calibrate(timer: timeit.Timer) -> int:
-    """A loop count that makes one repeat last about TARGET_S."""
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= TARGET_S / 4 or number >= 1 << 22:
-            break
-        number *= 4
-    return max(1, int(number * TARGET_S / max(t, 1e-9)))
-
-
-def best_times(fns: dict) -> dict[str, float | None]:
-    """Seconds per call of each function (None stays None): best of REPEATS repeats.
-
-    The candidates are timed in turns within each repeat, so a slow spell of the
-    machine hits all of them alike and the ratios stay meaningful.
-    """
-    timers = {k: timeit.Timer(f) for k, f in fns.items() if f is not None}
-    numbers = {k: _calibrate(t) for k, t in timers.items()}
-    best = {k: float("inf") for k in timers}
-    for _ in range(REPEATS):
-        for k, t in timers.items():
-            best[k] = min(best[k], t.timeit(numbers[k]) / numbers[k])
-    return {k: best.get(k) for k in fns}
 
 
 def fmt_us(t: float | None) -> str:
@@ -78,7 +53,7 @@ def add_benchmarks() -> dict[str, dict[str, float | None]]:
             ta = torch.tensor(a_np, requires_grad=grad)
             tb = torch.tensor(b_np)
             fns["torch"] = lambda ta=ta, tb=tb: ta + tb
-        row = best_times(fns)
+        row = best_times(fns, REPEATS, TARGET_S)
         out[mode] = row
     return out
 
@@ -126,7 +101,7 @@ def mlp_benchmarks() -> dict[str, float | None]:
         # same numbers, or the timing compares different work
         np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
         fns["torch"] = lambda: mlp_step_torch(tx, tw, tb)
-    row = best_times(fns)
+    row = best_times(fns, REPEATS, TARGET_S)
     return row
 
 
@@ -140,7 +115,7 @@ def main() -> None:
     print(f"best of {REPEATS} repeats of about {TARGET_S * 1e3:.0f} ms each, candidates timed "
           "in turns\n")
 
-    best_times({"warm-up": lambda: np.add(np.ones(16), 1.0)})  # CPU clocks up before timing
+    best_times({"warm-up": lambda: np.add(np.ones(16), 1.0)}, 1, TARGET_S)  # clocks up first
     adds = add_benchmarks()
     print("a + b, 16 float32 elements, time per op")
     head = f"{'mode':<15}{'graphc':>13}{'numpy':>13}{'torch':>13}{'graphc/numpy':>14}" \

@@ -31,22 +31,27 @@ def emit_matmul(em) -> None:
     return emit_simple(em)
 
 
-def emit_simple(em) -> None:
-    """Rows [start, end) of every batch: the i-k-j order, contiguous in B and C."""
-    from .cpu import Loops, const
-    k, b = em.k, em.b
+def _operands(em) -> tuple:
+    """(batch dims, m, n, k, dtype, A's view, B's view, A's, B's and C's strides over the
+    batched domains, C's pointer); the parallel dim is set to C's rows."""
+    k = em.k
     mm = k.matmul
     a_node, b_node = mm.inputs
     *batch, m, n = mm.shape
     kk = a_node.shape[-1]
     batch = tuple(batch)
-    d = mm.dtype
-    sa = k.reads[id(a_node)].broadcast_strides(batch + (m, kk))
-    sb = k.reads[id(b_node)].broadcast_strides(batch + (kk, n))
-    sc = contiguous_strides(mm.shape)
     va, vb = k.reads[id(a_node)], k.reads[id(b_node)]
-    out = em.ptr[k.out.slot]
     em.par_size = m
+    return (batch, m, n, kk, mm.dtype, va, vb, va.broadcast_strides(batch + (m, kk)),
+            vb.broadcast_strides(batch + (kk, n)), contiguous_strides(mm.shape),
+            em.ptr[k.out.slot])
+
+
+def emit_simple(em) -> None:
+    """Rows [start, end) of every batch: the i-k-j order, contiguous in B and C."""
+    from .cpu import Loops, const
+    k, b = em.k, em.b
+    batch, m, n, kk, d, va, vb, sa, sb, sc, out = _operands(em)
     flags = ("contract",) if d.kind == dt.FLOAT else ()
 
     def mul_add(acc, x, y):
@@ -85,22 +90,11 @@ def emit_tiled(em) -> None:
     from .cpu import Loops, const
     from .lower import llvm_type
     k, b = em.k, em.b
-    mm = k.matmul
-    a_node, b_node = mm.inputs
-    *batch, m, n = mm.shape
-    kk = a_node.shape[-1]
-    batch = tuple(batch)
-    d = mm.dtype
+    batch, m, n, kk, d, va, vb, sa, sb, sc, out = _operands(em)
     t = llvm_type(d)
     vw = VECTOR_BYTES // d.itemsize
     nr = 2 * vw
     vec = ir.VectorType(t, vw)
-    va, vb = k.reads[id(a_node)], k.reads[id(b_node)]
-    sa = va.broadcast_strides(batch + (m, kk))
-    sb = vb.broadcast_strides(batch + (kk, n))
-    sc = contiguous_strides(mm.shape)
-    out = em.ptr[k.out.slot]
-    em.par_size = m
     kc_max, nc_max = min(KC, kk), min(NC, -(-n // nr) * nr)
     module = em.module
     malloc = module.globals.get("malloc") or ir.Function(

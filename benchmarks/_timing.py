@@ -1,0 +1,29 @@
+"""Timing shared by the benchmarks: best of several repeats, candidates in turns."""
+from __future__ import annotations
+
+import timeit
+from collections.abc import Callable
+
+
+def _calibrate(timer: timeit.Timer, target_s: float) -> int:
+    """A loop count that makes one repeat last about target_s (at least one call)."""
+    number = 1
+    while True:
+        t = timer.timeit(number)
+        if t >= target_s / 4 or number >= 1 << 22:
+            break
+        number *= 4
+    return max(1, int(number * target_s / max(t, 1e-9)))
+
+
+def best_times(fns: dict[str, Callable | None], repeats: int,
+               target_s: float) -> dict[str, float | None]:
+    """Seconds per call of each function (None stays None): best of `repeats` repeats,
+    the candidates timed in turns so a slow spell of the machine hits all alike."""
+    timers = {k: timeit.Timer(f) for k, f in fns.items() if f is not None}
+    numbers = {k: _calibrate(t, target_s) for k, t in timers.items()}
+    best = {k: float("inf") for k in timers}
+    for _ in range(repeats):
+        for k, t in timers.items():
+            best[k] = min(best[k], t.timeit(numbers[k]) / numbers[k])
+    return {k: best.get(k) for k in fns}
