@@ -504,8 +504,9 @@ def compile(fn: Callable | None = None, *, device=None):  # noqa: A001
 
 
 def _report(program: Program, name: str) -> None:
-    """GRAPHC_DEBUG=2 prints the traced graph, 3 the gradient and optimized graphs too;
-    GRAPHC_DUMP_DIR gets every stage as text and Graphviz DOT."""
+    """GRAPHC_DEBUG=2 prints the traced graph, 3 the gradient and optimized graphs and the
+    kernels too, 4 the LLVM IR as well; GRAPHC_DUMP_DIR gets every stage as files: text
+    and Graphviz DOT for graphs, ``.kernels.txt``, and the optimized ``.ll``."""
     from .ir.printer import to_dot
     stages = [("graph", [program.graph]), ("grad", program.backward_graphs),
               ("optimized", [program.optimized])]
@@ -514,6 +515,12 @@ def _report(program: Program, name: str) -> None:
         if graphs and level >= 2 + (i > 0):
             print(f"--- graphc.compile({name}): {stage}", file=sys.stderr)
             print("\n".join(print_graph(g) for g in graphs), file=sys.stderr)
+    native = program.native
+    llvm_ir = native.compiled.optimized_ir if native.compiled else "; no kernels\n"
+    for stage, text, at in (("kernels", native.describe(), 3), ("llvm", llvm_ir, 4)):
+        if level >= at:
+            print(f"--- graphc.compile({name}): {stage}", file=sys.stderr)
+            print(text, file=sys.stderr)
     folder = os.environ.get("GRAPHC_DUMP_DIR")
     if folder:
         os.makedirs(folder, exist_ok=True)
@@ -524,6 +531,11 @@ def _report(program: Program, name: str) -> None:
                     f.write(print_graph(g) + "\n")
                 with open(base + ".dot", "w") as f:
                     f.write(to_dot(g) + "\n")
+        base = os.path.join(folder, _ident(name))
+        with open(base + ".kernels.txt", "w") as f:
+            f.write(native.describe() + "\n")
+        with open(base + ".ll", "w") as f:
+            f.write(llvm_ir)
 
 
 def _debug_level() -> int:

@@ -242,10 +242,39 @@ def test_debug_levels_and_dump_dir(monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err
     assert "--- graphc.compile(twice): graph" in err
     assert "--- graphc.compile(twice): optimized" in err
+    assert "--- graphc.compile(twice): kernels" in err and "define void" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "twice.graph.dot", "twice.graph.txt", "twice.optimized.dot", "twice.optimized.txt"]
+        "twice.graph.dot", "twice.graph.txt", "twice.kernels.txt", "twice.ll",
+        "twice.optimized.dot", "twice.optimized.txt"]
     assert (tmp_path / "twice.graph.txt").read_text().count("mul") == 2
     assert (tmp_path / "twice.optimized.txt").read_text().count("mul") == 1
+    assert "kernel k0_mul map [2]" in (tmp_path / "twice.kernels.txt").read_text()
+    assert "define void @k0_mul" in (tmp_path / "twice.ll").read_text()
+    monkeypatch.setenv("GRAPHC_DEBUG", "4")
+    graphc.compile(twice)(graphc.ones(3))
+    assert "define void @segment0" in capsys.readouterr().err
+
+
+def test_llvm_rejecting_our_ir_is_a_compile_error_with_the_dump(monkeypatch, tmp_path):
+    """A code generation bug (simulated: a kernel emitter writes an invalid instruction)
+    becomes CompileError naming the file that holds the rejected IR, never a crash."""
+    from graphc.codegen import cpu
+    monkeypatch.setenv("GRAPHC_DUMP_DIR", str(tmp_path))
+    real = cpu.KernelEmitter.elementwise
+
+    def broken(self):
+        real(self)
+        entry, here = self.body.entry_basic_block, self.b.block
+        self.b.position_before(entry.terminator)
+        bad = cpu.ir.Function(self.module, cpu.ir.FunctionType(cpu.I64, [cpu.I64]),
+                              name="llvm.maximum.f32")  # an intrinsic with a wrong signature
+        self.b.call(bad, [cpu.const(1)])
+        self.b.position_at_end(here)
+    monkeypatch.setattr(cpu.KernelEmitter, "elementwise", broken)
+    with pytest.raises(graphc.CompileError, match="rejected") as info:
+        graphc.compile(lambda x: x + 1)(graphc.ones(2))
+    assert str(tmp_path) in str(info.value)
+    assert list(tmp_path.glob("*.rejected.ll"))
 
 
 def test_module_like_callables_trace_per_mode():

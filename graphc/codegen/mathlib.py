@@ -12,6 +12,8 @@ denormals-are-zero mode (numpy's default); subnormal inputs and results are then
 """
 from __future__ import annotations
 
+import math
+import struct
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -30,9 +32,11 @@ from llvmlite import ir
 #   exp:  e^r = 1 + r + r^2 Q(r),                  |r| <= 0.35      f32 2^-28.1  f64 2^-56.1
 #   log:  log1p(f) = 2 atanh(s), s = f / (2 + f);  R(z) = 2 atanh(s)/s - 2 = z P(z), z = s^2,
 #         z <= 0.02945 (|s| <= (sqrt2 - 1)/(sqrt2 + 1))           f32 2^-30.2  f64 2^-58.9
-#   tanh: tanh x = x + x^3 T(x^2),                |x| <= 0.625     f32 2^-27.7  f64 2^-56.9
-#   sin:  sin r = r + r^3 S(r^2),                  |r| <= 1.01 pi/4 f32 2^-32.5  f64 2^-57.6
-#   cos:  cos r = 1 - r^2/2 + r^4 C(r^2),          |r| <= 1.01 pi/4 f32 2^-32.7  f64 2^-58.8
+#   tanh: tanh x = x + x^3 T(x^2),                |x| <= 1         f32 2^-30.9  f64 2^-58.2
+#   sin:  sin r = r + r^3 S(r^2),                  |r| <= R         f32 2^-31.7  f64 2^-57.6
+#   cos:  cos r = 1 - r^2/2 + r^4 C(r^2),          |r| <= R         f32 2^-29.9  f64 2^-58.8
+#
+# with R = 0.96 for float32 and 1.01 pi/4 for float64 (see _Format.reduced_bound).
 #
 # Tables list coefficients from the constant term up.
 
@@ -50,23 +54,28 @@ _LOG_P = {
                 0.14722044562954692),
 }
 _TANH_T = {
-    "float32": (-0.3333328, 0.13331406, -0.053736515, 0.020628167, -0.0056922967),
-    "float64": (-0.3333333333333307, 0.13333333333304395, -0.05396825395720803,
-                0.02186948832714032, -0.008863233238614068, 0.003592111977290724,
-                -0.0014557550598205695, 0.0005897151794514652, -0.000238055854876939,
-                9.383543388084461e-05, -3.284167444666887e-05, 7.339235823992533e-06),
+    "float32": (-0.33333328, 0.13333175, -0.053950716, 0.021774355, -0.008571075, 0.003048127,
+                -0.0008212084, 0.00011621051),
+    "float64": (-0.3333333333333333, 0.13333333333332156, -0.05396825396735544,
+                0.02186948851093948, -0.008863235157279544, 0.003592124641660177,
+                -0.0014558136126544394, 0.0005899375260047303, -0.00023884467355958568,
+                9.624382050653859e-05, -3.807985892297444e-05, 1.4291083922333497e-05,
+                -4.763275930465778e-06, 1.272830048146383e-06, -2.3322122412336848e-07,
+                2.130962180540406e-08),
 }
 _SIN_S = {
-    "float32": (-0.16666667, 0.0083333785, -0.00019852565, 2.8264149e-06),
+    "float32": (-0.16666667, 0.008333359, -0.00019843952, 2.738447e-06),
     "float64": (-0.16666666666666624, 0.008333333333320588, -0.0001984126982845914,
                 2.755731325139317e-06, -2.505069191619311e-08, 1.589305853750862e-10),
 }
 _COS_C = {
-    "float32": (0.041666646, -0.0013887298, 2.4430088e-05),
+    "float32": (0.041666593, -0.0013885285, 2.4245173e-05),
     "float64": (0.0416666666666681, -0.0013888888889109214, 2.480158742347212e-05,
                 -2.7557349938891477e-07, 2.088019703299026e-09, -1.157494081893964e-11),
 }
-_TANH_POLY_LIMIT = 0.625  # below it tanh uses T; above, 1 - 2 / (exp(2|x|) + 1)
+# Below it tanh uses T; above, 1 - 2 / (exp(2|x|) + 1), where the quotient is under
+# tanh(1)'s ulp / 4, so exp's and the division's rounding errors hardly show.
+_TANH_POLY_LIMIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,17 +95,24 @@ class _Format:
     log2e: float
     two_over_pi: float
     exp_limits: tuple[float, float]  # below: exp is 0; above: inf (after rounding)
+    # sin/cos's bound on the reduced argument: k = round(x * two_over_pi) can be off by one
+    # near a half, by up to |x| |2/pi - two_over_pi| pi/2 past pi/4; float32 needs room for
+    # that up to |x| = 2^22, where the rounding trick stops working anyway.
+    reduced_bound: float
+    sin_cos_limit: float  # |x| up to which ACCURACY holds
 
 
 _F32 = _Format("float32", ir.IntType(32), 23, 127, 1.5 * 2.0**23, 0x3F3504F3,
                ln2=(0.6931472, -1.9046542e-09),
                pio2=(1.5707964, -4.371139e-08, -1.7151245e-15),
-               log2e=1.442695, two_over_pi=0.63661975, exp_limits=(-104.0, 89.0))
+               log2e=1.442695, two_over_pi=0.63661975, exp_limits=(-104.0, 89.0),
+               reduced_bound=0.96, sin_cos_limit=2.0**22)
 _F64 = _Format("float64", ir.IntType(64), 52, 1023, 1.5 * 2.0**52, 0x3FE6A09E667F3BCD,
                ln2=(0.6931471805599453, 2.3190468138462996e-17),
                pio2=(1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33),
                log2e=1.4426950408889634, two_over_pi=0.6366197723675814,
-               exp_limits=(-746.0, 710.0))
+               exp_limits=(-746.0, 710.0), reduced_bound=1.01 * math.pi / 4,
+               sin_cos_limit=1e12)
 
 
 def _format(t: ir.Type) -> _Format:
@@ -151,8 +167,6 @@ def _int_to_float(b: ir.IRBuilder, n, t: ir.Type, fmt: _Format):
 
 
 def _bits(value: float, fmt: _Format) -> int:
-    import struct
-
     if fmt is _F32:
         return struct.unpack("<I", struct.pack("<f", value))[0]
     return struct.unpack("<Q", struct.pack("<d", value))[0]
@@ -263,7 +277,7 @@ def log(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
 
 # ---------------------------------------------------------------- sin, cos
 
-SIN_COS_LIMIT = {"float32": 1e5, "float64": 1e9}  # |x| up to which ACCURACY holds
+SIN_COS_LIMIT = {f.name: f.sin_cos_limit for f in (_F32, _F64)}
 
 
 def _sin_cos(b: ir.IRBuilder, module: ir.Module, x, quadrant_shift: int) -> ir.Value:
@@ -275,7 +289,7 @@ def _sin_cos(b: ir.IRBuilder, module: ir.Module, x, quadrant_shift: int) -> ir.V
         r = _fma(b, module, k, _const(x, -part), r)
     # Past the documented range a wrong k would give a large r: clamp so |result| <= 1.
     # (minnum/maxnum drop NaN; a NaN or inf x is restored below.)
-    bound = 0.7854 * 1.01
+    bound = fmt.reduced_bound
     r = _intrinsic(b, module, "llvm.maxnum",
                    _intrinsic(b, module, "llvm.minnum", r, _const(x, bound)), _const(x, -bound))
     z = b.fmul(r, r)

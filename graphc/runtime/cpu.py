@@ -72,8 +72,12 @@ class CompiledModule:
 
     def __init__(self, module, name: str) -> None:
         self.llvm_ir = str(module)
-        parsed = llvm.parse_assembly(self.llvm_ir)
-        parsed.verify()
+        try:
+            parsed = llvm.parse_assembly(self.llvm_ir)
+            parsed.verify()
+        except RuntimeError as e:  # graphc wrote bad IR: keep it where a bug report can
+            path = _dump_bad_ir(self.llvm_ir, name)
+            raise RuntimeError(f"LLVM rejected the generated IR ({path}): {e}") from None
         tm = target_machine()
         self.key = cache.key(self.llvm_ir)
         obj = cache.load(self.key)
@@ -97,6 +101,22 @@ class CompiledModule:
 
     def address(self, name: str) -> int:
         return self.engine.get_function_address(name)
+
+
+def _dump_bad_ir(text: str, name: str) -> str:
+    """Write IR that LLVM rejected to GRAPHC_DUMP_DIR (or a temporary file); its path."""
+    import tempfile
+    folder = os.environ.get("GRAPHC_DUMP_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{name}.rejected.ll")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+    fd, path = tempfile.mkstemp(prefix=f"graphc-{name}-", suffix=".ll")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
 
 
 class NativeProgram:
