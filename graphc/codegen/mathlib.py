@@ -73,8 +73,8 @@ _COS_C = {
     "float64": (0.0416666666666681, -0.0013888888889109214, 2.480158742347212e-05,
                 -2.7557349938891477e-07, 2.088019703299026e-09, -1.157494081893964e-11),
 }
-# Below it tanh uses T; above, 1 - 2 / (exp(2|x|) + 1), where the quotient is under
-# tanh(1)'s ulp / 4, so exp's and the division's rounding errors hardly show.
+# Below it tanh uses T; above, 1 - 2 / (exp(2|x|) + 1), where the quotient is under 1/4:
+# its ulp is a quarter of the result's, so exp's and the division's errors hardly show.
 _TANH_POLY_LIMIT = 1.0
 
 
@@ -95,9 +95,11 @@ class _Format:
     log2e: float
     two_over_pi: float
     exp_limits: tuple[float, float]  # below: exp is 0; above: inf (after rounding)
-    # sin/cos's bound on the reduced argument: k = round(x * two_over_pi) can be off by one
-    # near a half, by up to |x| |2/pi - two_over_pi| pi/2 past pi/4; float32 needs room for
-    # that up to |x| = 2^22, where the rounding trick stops working anyway.
+    # sin/cos: k = round(x * two_over_pi) can be off by one near a half, so |r| can pass
+    # pi/4 by |x| |2/pi - two_over_pi| pi/2. The polynomials are fitted up to reduced_bound,
+    # which for float32 covers |x| < 2^22 (where the rounding trick stops): the error grows
+    # slowly past sin_cos_limit, to 2.5 ulp at 2^22. Beyond that r is clamped, so results
+    # stay in [-1, 1] but mean nothing.
     reduced_bound: float
     sin_cos_limit: float  # |x| up to which ACCURACY holds
 
@@ -106,7 +108,7 @@ _F32 = _Format("float32", ir.IntType(32), 23, 127, 1.5 * 2.0**23, 0x3F3504F3,
                ln2=(0.6931472, -1.9046542e-09),
                pio2=(1.5707964, -4.371139e-08, -1.7151245e-15),
                log2e=1.442695, two_over_pi=0.63661975, exp_limits=(-104.0, 89.0),
-               reduced_bound=0.96, sin_cos_limit=2.0**22)
+               reduced_bound=0.96, sin_cos_limit=2.0**17)
 _F64 = _Format("float64", ir.IntType(64), 52, 1023, 1.5 * 2.0**52, 0x3FE6A09E667F3BCD,
                ln2=(0.6931471805599453, 2.3190468138462996e-17),
                pio2=(1.5707963267948966, 6.123233995736766e-17, -1.4973849048591698e-33),
@@ -184,16 +186,16 @@ def _is_nan(b: ir.IRBuilder, x):
 
 # ---------------------------------------------------------------- exp, tanh, sigmoid
 
-def exp(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
-    """e^x: x = n ln2 + r with |r| <= ln2/2, e^x = 2^n e^r.
+def _exp_parts(b: ir.IRBuilder, module: ir.Module, x) -> tuple:
+    """(r, t, s1, s2) with e^x = (1 + r t) s1 s2: x = n ln2 + r, |r| <= ln2/2, s1 s2 = 2^n.
 
-    Subnormal results are computed (gradual underflow), not flushed: 2^n is applied as two
-    normal factors, so only the last multiply rounds into the subnormal range.
+    2^n is split into two normal factors so that e^x can be subnormal (or just below the
+    overflow threshold) while n is out of the exponent range of one factor. NaN x gives
+    the parts of e^hi; callers put NaN back.
     """
     fmt = _format(x.type)
     lo, hi = fmt.exp_limits
-    # Clamp where the result is already 0 or inf, which keeps n in range; NaN becomes hi here
-    # and is put back at the end.
+    # Clamp where the result is already 0 or inf, which keeps n in range.
     xc = b.select(b.fcmp_ordered("<", x, _const(x, hi)), x, _const(x, hi))
     xc = b.select(b.fcmp_ordered(">", xc, _const(x, lo)), xc, _const(x, lo))
     n, n_bits = _round_to_int(b, module, xc, fmt.log2e, fmt)
@@ -201,10 +203,16 @@ def exp(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
     ln2_hi, ln2_lo = fmt.ln2
     r = _fma(b, module, n, _const(x, -ln2_hi), xc)  # exact
     r = _fma(b, module, n, _const(x, -ln2_lo), r)
-    p = _horner(b, module, r, (1.0, 1.0) + _EXP_Q[fmt.name])
+    t = _horner(b, module, r, (1.0,) + _EXP_Q[fmt.name])
     half = b.ashr(n_int, ir.Constant(fmt.int_type, 1))
-    y = b.fmul(b.fmul(p, _pow2(b, half, x.type, fmt)),
-               _pow2(b, b.sub(n_int, half), x.type, fmt))
+    return r, t, _pow2(b, half, x.type, fmt), _pow2(b, b.sub(n_int, half), x.type, fmt)
+
+
+def exp(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
+    """e^x. Subnormal results are computed (gradual underflow), not flushed: only the last
+    multiply rounds into the subnormal range."""
+    r, t, s1, s2 = _exp_parts(b, module, x)
+    y = b.fmul(b.fmul(_fma(b, module, r, t, _const(x, 1.0)), s1), s2)
     return b.select(_is_nan(b, x), x, y)
 
 
@@ -217,23 +225,28 @@ def tanh(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
     e2 = exp(b, module, b.fadd(ax, ax))  # inf for large |x|: the result is then 1
     large = b.fsub(_const(x, 1.0), b.fdiv(_const(x, 2.0), b.fadd(e2, _const(x, 1.0))))
     large = _intrinsic(b, module, "llvm.copysign", large, x)  # NaN stays NaN
-    return b.select(b.fcmp_ordered("<", ax, _const(x, _TANH_POLY_LIMIT)), small, large)
+    r = b.select(b.fcmp_ordered("<", ax, _const(x, _TANH_POLY_LIMIT)), small, large)
+    return _intrinsic(b, module, "llvm.copysign", r, x)  # tanh is odd: tanh(-0.0) is -0.0
 
 
 def sigmoid(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
     """1 / (1 + e^-x), as e^x / (1 + e^x) for x < 0 so the left tail keeps relative accuracy.
 
-    With e = e^-|x| in (0, 1], d = 1 + e is rounded; its error and the division's are
-    corrected with fma, so 1/(1 + e) is nearly correctly rounded for the given e.
+    With e = e^-|x| in (0, 1], q = 1 / (1 + e) is corrected with fma for the rounding of
+    1 + e and of the division. For x < 0, e q is formed before e's last rounding, as
+    (q + r (t q)) 2^n, which keeps e's error from adding to q's.
     """
     one = _const(x, 1.0)
-    e = exp(b, module, b.fneg(_intrinsic(b, module, "llvm.fabs", x)))
+    r, t, s1, s2 = _exp_parts(b, module, b.fneg(_intrinsic(b, module, "llvm.fabs", x)))
+    e = b.fmul(b.fmul(_fma(b, module, r, t, one), s1), s2)
     d = b.fadd(one, e)
     d_err = b.fsub(e, b.fsub(d, one))  # 1 + e == d + d_err exactly (Fast2Sum)
     q = b.fdiv(one, d)
     residual = _fma(b, module, b.fneg(d), q, one)  # 1 - d q, exact
     q = _fma(b, module, q, _fma(b, module, b.fneg(d_err), q, residual), q)
-    return b.select(b.fcmp_ordered("<", x, _const(x, 0.0)), b.fmul(e, q), q)
+    left = b.fmul(b.fmul(_fma(b, module, r, b.fmul(t, q), q), s1), s2)
+    y = b.select(b.fcmp_ordered("<", x, _const(x, 0.0)), left, q)
+    return b.select(_is_nan(b, x), x, y)
 
 
 # ---------------------------------------------------------------- log
@@ -287,8 +300,8 @@ def _sin_cos(b: ir.IRBuilder, module: ir.Module, x, quadrant_shift: int) -> ir.V
     r = x
     for part in fmt.pio2:  # the first step is exact; k * -p keeps sin(-0.0) == -0.0
         r = _fma(b, module, k, _const(x, -part), r)
-    # Past the documented range a wrong k would give a large r: clamp so |result| <= 1.
-    # (minnum/maxnum drop NaN; a NaN or inf x is restored below.)
+    # Far past the limit k is wrong and r large: clamp so |result| <= 1. (minnum/maxnum drop
+    # NaN; NaN or inf x is restored below.)
     bound = fmt.reduced_bound
     r = _intrinsic(b, module, "llvm.maxnum",
                    _intrinsic(b, module, "llvm.minnum", r, _const(x, bound)), _const(x, -bound))
@@ -308,7 +321,8 @@ def _sin_cos(b: ir.IRBuilder, module: ir.Module, x, quadrant_shift: int) -> ir.V
 
 def sin(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
     """sin x; accurate to ACCURACY for |x| <= SIN_COS_LIMIT, in [-1, 1] beyond."""
-    return _sin_cos(b, module, x, 0)
+    r = _sin_cos(b, module, x, 0)
+    return b.select(b.fcmp_ordered("==", x, _const(x, 0.0)), x, r)  # sin(-0.0) is -0.0
 
 
 def cos(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
@@ -321,10 +335,10 @@ def cos(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
 # Max error in ulps measured by tests/test_mathlib.py, rounded up to 0.5 ulp: float32 against
 # numpy float64, float64 against numpy longdouble (x87 extended, 11 more bits).
 ACCURACY: dict[str, dict[str, float]] = {
-    "exp": {"float32": 2.0, "float64": 4.0},
-    "log": {"float32": 2.0, "float64": 4.0},
-    "tanh": {"float32": 2.0, "float64": 4.0},
-    "sigmoid": {"float32": 2.0, "float64": 4.0},
-    "sin": {"float32": 2.0, "float64": 4.0},
-    "cos": {"float32": 2.0, "float64": 4.0},
+    "exp": {"float32": 1.0, "float64": 1.0},
+    "log": {"float32": 1.0, "float64": 1.0},
+    "tanh": {"float32": 1.0, "float64": 1.0},
+    "sigmoid": {"float32": 1.5, "float64": 1.5},
+    "sin": {"float32": 1.5, "float64": 1.5},  # for |x| <= SIN_COS_LIMIT
+    "cos": {"float32": 1.5, "float64": 1.5},
 }
