@@ -27,3 +27,17 @@ def best_times(fns: dict[str, Callable | None], repeats: int,
         for k, t in timers.items():
             best[k] = min(best[k], t.timeit(numbers[k]) / numbers[k])
     return {k: best.get(k) for k in fns}
+
+
+def versions() -> str:
+    """graphc's, numpy's and torch's versions, for a benchmark's header."""
+    import numpy as np
+
+    import graphc
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    line = f"graphc {graphc.__version__}, numpy {np.__version__}"
+    return line + (f", torch {torch.__version__}" if torch is not None else
+                   ", torch not installed (its columns say n/a)")

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from _timing import best_times  # benchmarks/ is on the path when run as a script
+from _timing import best_times
+from _timing import versions as _timing_versions  # benchmarks/ is on the path when run as a script
 
 import graphc
 
@@ -333,9 +334,7 @@ def main() -> int:
         return 0
 
     start = timeit.default_timer()
-    versions = f"graphc {graphc.__version__}, numpy {np.__version__}"
-    versions += f", torch {torch.__version__}" if torch is not None else \
-        ", torch not installed (its columns say n/a)"
+    versions = _timing_versions()
     print(f"compiled mode — Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} CPUs; {versions}")
     print(f"float32; best of {opts.repeats} repeats of about {opts.target_s * 1e3:.0f} ms each, "

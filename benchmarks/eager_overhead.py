@@ -14,7 +14,8 @@ import sys
 import timeit
 
 import numpy as np
-from _timing import best_times  # benchmarks/ is on the path when run as a script
+from _timing import best_times
+from _timing import versions as _timing_versions  # benchmarks/ is on the path when run as a script
 
 import graphc
 
@@ -107,9 +108,7 @@ def mlp_benchmarks() -> dict[str, float | None]:
 
 def main() -> None:
     start = timeit.default_timer()
-    versions = f"graphc {graphc.__version__}, numpy {np.__version__}"
-    versions += f", torch {torch.__version__}" if torch is not None else \
-        ", torch not installed (its columns say n/a)"
+    versions = _timing_versions()
     print(f"eager overhead — Python {platform.python_version()} on {platform.machine()}; "
           f"{versions}")
     print(f"best of {REPEATS} repeats of about {TARGET_S * 1e3:.0f} ms each, candidates timed "
