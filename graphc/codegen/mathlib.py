@@ -333,12 +333,14 @@ def cos(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
 # ---------------------------------------------------------------- measured accuracy
 
 # Max error in ulps measured by tests/test_mathlib.py, rounded up to 0.5 ulp: float32 against
-# numpy float64, float64 against numpy longdouble (x87 extended, 11 more bits).
+# numpy float64, float64 against numpy longdouble (x87 extended, 11 more bits). For float32
+# the measurement includes the worst input over all float32s (sin/cos: |x| < 2^17), so these
+# are bounds; for float64 the worst of 10^8 random inputs, an estimate.
 ACCURACY: dict[str, dict[str, float]] = {
     "exp": {"float32": 1.0, "float64": 1.0},
     "log": {"float32": 1.0, "float64": 1.0},
     "tanh": {"float32": 1.0, "float64": 1.0},
-    "sigmoid": {"float32": 1.5, "float64": 1.5},
-    "sin": {"float32": 1.5, "float64": 1.5},  # for |x| <= SIN_COS_LIMIT
-    "cos": {"float32": 1.5, "float64": 1.5},
+    "sigmoid": {"float32": 2.0, "float64": 2.0},
+    "sin": {"float32": 1.5, "float64": 2.0},  # for |x| <= SIN_COS_LIMIT
+    "cos": {"float32": 1.5, "float64": 2.0},
 }
