@@ -96,14 +96,32 @@ def test_arena_reuses_dead_intermediates():
     assert plan.arena_bytes <= 2 * 64 * 64 * 4  # two live at a time, not six
 
 
-def test_softmax_is_three_kernels_with_no_intermediate():
+def test_softmax_runs_row_by_row_with_no_intermediate_array(threads):
+    """max, exp, sum and the division run together on each row; exp is computed once into
+    a one-row buffer on the stack; the only array written is the output."""
     f = graphc.compile(lambda x: graphc.softmax(x, -1))
-    x = graphc.randn(33, 70)
-    np.testing.assert_allclose(f(x).numpy(), graphc.softmax(x, -1).numpy(), rtol=1e-5,
-                               atol=1e-7)
+    for n in (1, 2):
+        threads(n)
+        x = graphc.randn(333, 70)
+        np.testing.assert_allclose(f(x).numpy(), graphc.softmax(x, -1).numpy(), rtol=1e-5,
+                                   atol=1e-7)
     kernels = f.ir("kernels")
-    assert "3 kernels in 1 native segment(s)" in kernels
-    assert f.last.native.plan.arena_bytes <= 2 * 33 * 4 + 128  # only the row max and sum
+    assert "4 kernels in 1 native segment(s)" in kernels
+    assert "rows rows0_max_exp_sum_div: 4 kernels row by row over dim 0 (333 rows)" in kernels
+    assert f.last.native.plan.arena_bytes == 0
+
+
+def test_rows_groups_only_fuse_row_local_reads():
+    """A kernel reading another row of an earlier kernel's result must wait for all rows."""
+    def f(x):
+        s = x.exp().sum(1)                      # [n]
+        return x / s, x * s.reshape(-1, 1)       # row r reads all of s; row r reads s[r]
+    compiled = graphc.compile(f)
+    x = graphc.randn(9, 9)
+    for got, want in zip(compiled(x), f(x)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5)
+    kernels = compiled.ir("kernels")
+    assert "\n  kernel k0_sum reduce" in kernels  # top level: not grouped with x / s
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "none"])

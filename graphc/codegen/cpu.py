@@ -26,7 +26,7 @@ from llvmlite import ir
 
 from ..ir import dtypes as dt
 from ..ir.core import Node
-from .kernel import Kernel, Plan, View, contiguous_strides
+from .kernel import Kernel, Plan, Rows, View, contiguous_strides
 from .lower import Emitter, arith, convert, extreme, llvm_type
 
 I1 = ir.IntType(1)
@@ -92,18 +92,20 @@ class Loops:
         self.b.position_at_end(end)
 
 
-def _coalesce(domain: tuple, reduced: tuple, operands: dict) -> tuple[list, dict]:
+def _coalesce(domain: tuple, reduced: tuple, operands: dict,
+              rows: bool = False) -> tuple[list, dict]:
     """Drop size-1 dims and merge neighbours that every operand walks contiguously.
 
     ``operands`` maps a key to its strides over ``domain``; returns [(size, reduced)]
-    and the strides per key over the remaining dims.
+    and the strides per key over the remaining dims. With ``rows``, dim 0 stays whole
+    and apart (a Rows group walks it).
     """
     dims = [(d, i in reduced) for i, d in enumerate(domain)]
-    keep = [i for i, (d, _) in enumerate(dims) if d != 1]
+    keep = [i for i, (d, _) in enumerate(dims) if d != 1 or (rows and i == 0)]
     dims = [dims[i] for i in keep]
     strides = {k: [s[i] for i in keep] for k, s in operands.items()}
     i = len(dims) - 2
-    while i >= 0:
+    while i >= (1 if rows else 0):
         (d0, r0), (d1, r1) = dims[i], dims[i + 1]
         if r0 == r1 and all(s[i] == s[i + 1] * d1 for s in strides.values()):
             dims[i:i + 2] = [(d0 * d1, r0)]
@@ -198,7 +200,13 @@ class KernelEmitter:
         out_strides = _out_strides(domain, k.reduced)
         operands = {key: v.broadcast_strides(domain) for key, v in k.reads.items()}
         operands["out"] = out_strides
-        dims, strides = _coalesce(domain, k.reduced, operands)
+        if k.rows:  # a Rows group keeps one row of its private intermediates: row 0
+            slots = {key: v.slot for key, v in k.reads.items()}
+            slots["out"] = k.out.slot
+            for key, slot in slots.items():
+                if self.plan.buffers[slot].kind == "row":
+                    operands[key] = (0,) + tuple(operands[key][1:])
+        dims, strides = _coalesce(domain, k.reduced, operands, rows=k.rows)
         kept = [i for i, (_, r) in enumerate(dims) if not r]
         par = kept[0] if kept else None
         self.par_size = dims[par][0] if par is not None else 1
@@ -381,6 +389,36 @@ def _emit_parallel(module: ir.Module) -> ir.Function:
     return fn
 
 
+def _emit_rows(module: ir.Module, plan: Plan, g: Rows) -> int:
+    """``<group>(slots, start, end)``: rows [start, end), each through every kernel of the
+    group in order (the kernels are inlined, so this is one loop nest). The group's
+    private intermediates ("row" buffers) live on this call's stack, one row each, in a
+    copy of the pointer table: threads running other rows have their own."""
+    fn = ir.Function(module, KERNEL_FN, name=g.name)
+    slots, start, end = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    private = [plan.buffers[k.out.slot] for k in g.kernels
+               if plan.buffers[k.out.slot].kind == "row"]
+    if private:
+        n = len(plan.buffers)
+        table = b.alloca(I8P, size=const(n))
+        for i in range(n):
+            b.store(b.load(b.gep(slots, [const(i)])), b.gep(table, [const(i)]))
+        for buf in private:
+            row = b.alloca(ir.ArrayType(I8, max(1, buf.nbytes)))
+            row.align = 64
+            b.store(b.bitcast(row, I8P), b.gep(table, [const(buf.slot)]))
+        slots = table
+    loops = Loops(b)
+    r = loops.open(start, end, "row")
+    nxt = b.add(r, const(1))
+    for k in g.kernels:
+        b.call(module.get_global(k.name), [slots, r, nxt])
+    loops.close()
+    b.ret_void()
+    return g.kernels[0].domain[0]
+
+
 # ---------------------------------------------------------------- the module
 
 def build_module(plan: Plan, segments: list[list[Kernel]], name: str,
@@ -397,8 +435,11 @@ def build_module(plan: Plan, segments: list[list[Kernel]], name: str,
     parallel = _emit_parallel(module)
     sizes = {}
     for seg in segments:
-        for k in seg:
-            sizes[k.name] = KernelEmitter(module, plan, k).emit()
+        for step in seg:
+            for k in step.kernels if isinstance(step, Rows) else [step]:
+                sizes[k.name] = KernelEmitter(module, plan, k).emit()
+            if isinstance(step, Rows):
+                sizes[step.name] = _emit_rows(module, plan, step)
     for s, seg in enumerate(segments):
         extra = list(prologue) if s == 0 else []
         fn = ir.Function(module, ir.FunctionType(VOID, [SLOTS, I64] + [I8P] * len(extra)),

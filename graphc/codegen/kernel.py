@@ -32,6 +32,8 @@ from .lower import lowerable
 MOVEMENT = ("reshape", "permute", "expand", "slice", "detach")
 SOURCES = ("constant", "arange")
 RECOMPUTE_COST = 8   # an elementwise value used twice is recomputed if it costs <= this
+OP_COST = {"exp": 8, "log": 8, "tanh": 8, "sin": 8, "cos": 8, "pow": 8}  # others cost 1
+ROW_BYTES = 1 << 16  # a Rows group keeps intermediates of rows up to this size on the stack
 ALIGN = 64           # arena offsets are multiples of this many bytes
 
 
@@ -123,7 +125,8 @@ class Buffer:
     """One slot of the pointer table. ``kind``: input (graph input ``index``), const (a
     value computed once, ``value``), arena (``offset`` in the arena), output (graph output
     ``index``, allocated per call), interp (computed by numpy at each call), scratch
-    (working memory of one kernel, in the arena)."""
+    (working memory of one kernel, in the arena), row (an intermediate of a Rows group
+    that only the group reads: one row of it, on the stack of the thread running it)."""
 
     slot: int
     kind: str
@@ -161,7 +164,7 @@ class Kernel:
     read_nodes: dict[int, Node] = field(default_factory=dict)
     reduced: tuple = ()
     matmul: Node | None = None
-    scratch: int | None = None
+    rows: bool = False
     pieces: list = field(default_factory=list)  # piece kernels: (id(input), lo, hi) boxes
     fill: float = 0.0                            # their value outside every box
 
@@ -174,10 +177,28 @@ class Kernel:
 
 
 @dataclass
+class Rows:
+    """Kernels run row by row together: for each index r of their common dim 0, every
+    kernel's row r in order. A kernel reads what an earlier one wrote only in the same
+    row, so softmax's max, sum and scaling touch a row while it is in cache."""
+
+    name: str
+    kernels: list[Kernel]
+
+    @property
+    def reads(self) -> dict[int, View]:
+        return {k: v for kern in self.kernels for k, v in kern.reads.items()}
+
+    @property
+    def work(self) -> int:
+        return sum(k.work for k in self.kernels)
+
+
+@dataclass
 class Plan:
     graph: Graph
     buffers: list[Buffer]
-    steps: list            # Kernel, or Node run by the numpy interpreter
+    steps: list            # Kernel, Rows, or Node run by the numpy interpreter
     loc: dict[int, View]   # id(node) -> where its value lives
     outputs: list          # per graph output: ("own"|"copy", View) or ("literal", value)
     arena_bytes: int = 0
@@ -267,8 +288,77 @@ def plan(graph: Graph) -> Plan:
     for b in p.buffers:
         if b.kind == "output" and b.slot not in claimed:
             b.kind = "arena"
+    p.steps = _group_rows(p)
+    _contract_rows(p)
     _plan_arena(p)
     return p
+
+
+def _contract_rows(p: Plan) -> None:
+    """Intermediates written and read only inside one Rows group need one row, not all."""
+    readers: dict[int, set[int]] = {}
+    for s, step in enumerate(p.steps):
+        views = step.reads.values() if isinstance(step, (Kernel, Rows)) else \
+            [p.loc[id(x)] for x in step.inputs if type(x) is Node]
+        for v in views:
+            readers.setdefault(v.slot, set()).add(s)
+    kept = {v.slot for kind, v in p.outputs if kind == "copy"}
+    for s, step in enumerate(p.steps):
+        if not isinstance(step, Rows):
+            continue
+        for k in step.kernels:
+            b = p.buffers[k.out.slot]
+            row = (1,) + b.shape[1:]
+            if b.kind == "arena" and readers.get(b.slot, set()) <= {s} \
+                    and b.slot not in kept and numel(row) * b.dtype.itemsize <= ROW_BYTES:
+                b.kind, b.shape = "row", row
+
+
+def _row_kernel(k) -> bool:
+    return isinstance(k, Kernel) and k.kind in ("map", "reduce") and len(k.domain) >= 2 \
+        and k.domain[0] >= 2 and 0 not in k.reduced and numel(k.domain) > 0
+
+
+def _row_local(p: Plan, v: View, producer: Kernel, domain: tuple) -> bool:
+    """Whether reading ``v`` over ``domain`` at row r touches only row r of what
+    ``producer`` wrote."""
+    rows = domain[0]
+    size = numel(p.buffers[producer.out.slot].shape) // rows
+    strides = v.broadcast_strides(domain)
+    span = sum((d - 1) * st for d, st in zip(domain[1:], strides[1:]))
+    return v.offset == 0 and strides[0] == size and span < size
+
+
+def _group_rows(p: Plan) -> list:
+    """Runs of consecutive kernels over the same rows, fused into Rows groups."""
+    steps: list = []
+    run: list[Kernel] = []
+
+    def flush() -> None:
+        if len(run) > 1:
+            for k in run:
+                k.rows = True
+            steps.append(Rows(f"rows{len(steps)}_" + "_".join(k.root.op.name for k in run),
+                              list(run)))
+        else:
+            steps.extend(run)
+        run.clear()
+
+    for step in p.steps:
+        if not _row_kernel(step):
+            flush()
+            steps.append(step)
+            continue
+        if run and step.domain[0] == run[0].domain[0]:
+            made = {k.out.slot: k for k in run}
+            if all(_row_local(p, v, made[v.slot], step.domain)
+                   for v in step.reads.values() if v.slot in made):
+                run.append(step)
+                continue
+        flush()
+        run.append(step)
+    flush()
+    return steps
 
 
 def _inline_decisions(graph: Graph, consumers: dict, out_ids: set, cats: dict) -> set[int]:
@@ -278,7 +368,7 @@ def _inline_decisions(graph: Graph, consumers: dict, out_ids: set, cats: dict) -
     for n in graph.nodes:
         if cats[id(n)] != "map":
             continue
-        cost[id(n)] = 1 + sum(cost[id(x)] for x in n.inputs
+        cost[id(n)] = OP_COST.get(n.op.name, 1) + sum(cost[id(x)] for x in n.inputs
                               if type(x) is Node and id(x) in inlined)
         users = consumers.get(id(n), [])
         if id(n) in out_ids or not users:
@@ -408,7 +498,7 @@ def _plan_arena(p: Plan) -> None:
     last: dict[int, int] = {}
     end = len(p.steps)
     for s, step in enumerate(p.steps):
-        views = step.reads.values() if isinstance(step, Kernel) else \
+        views = step.reads.values() if isinstance(step, (Kernel, Rows)) else \
             [p.loc[id(x)] for x in step.inputs if type(x) is Node]
         for v in views:
             last[v.slot] = s
@@ -442,15 +532,13 @@ def _plan_arena(p: Plan) -> None:
 
     dying: dict[int, list[Buffer]] = {}
     for s, step in enumerate(p.steps):
-        if isinstance(step, Kernel):
-            b = p.buffers[step.out.slot]
+        kernels = step.kernels if isinstance(step, Rows) else [step] \
+            if isinstance(step, Kernel) else []
+        for k in kernels:  # a group's buffers are all live while any of its rows run
+            b = p.buffers[k.out.slot]
             if b.kind == "arena":
                 b.offset = alloc(b.nbytes)
-                dying.setdefault(last.get(b.slot, s), []).append(b)
-            if step.scratch is not None:
-                sb = p.buffers[step.scratch]
-                sb.offset = alloc(sb.nbytes)
-                dying.setdefault(s, []).append(sb)
+                dying.setdefault(max(last.get(b.slot, s), s), []).append(b)
         for b in dying.pop(s, []):
             release(b.offset, b.nbytes)
     p.arena_bytes = top

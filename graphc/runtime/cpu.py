@@ -18,7 +18,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from ..codegen.cpu import build_module, target_machine
-from ..codegen.kernel import ALIGN, Kernel, View, plan
+from ..codegen.kernel import ALIGN, Kernel, Rows, View, plan
 from ..ir.core import Node
 from ..ir.graph import Graph
 from ..ir.reference import run_op
@@ -125,10 +125,10 @@ class NativeProgram:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.plan = p = plan(graph)
-        segments: list[list[Kernel]] = []
+        segments: list[list[Kernel | Rows]] = []
         steps: list = []
         for step in p.steps:
-            if isinstance(step, Kernel):
+            if isinstance(step, (Kernel, Rows)):
                 if not steps or not isinstance(steps[-1], int):
                     segments.append([])
                     steps.append(len(segments) - 1)
@@ -246,27 +246,39 @@ class NativeProgram:
     def describe(self) -> str:
         """The ``kernels`` stage: buffers, then each step (kernels with what they fuse)."""
         p = self.plan
-        n_k = sum(len(s) for s in self.segments)
+        kernels = [k for seg in self.segments for s in seg
+                   for k in (s.kernels if isinstance(s, Rows) else [s])]
+        n_k = len(kernels)
         lines = [f"program {self.graph.name}: {n_k} kernels in {len(self.segments)} native "
-                 f"segment(s), {len(p.steps) - n_k} interpreted nodes, arena "
-                 f"{p.arena_bytes} bytes"]
+                 f"segment(s), {len(self.steps) - len(self.segments)} interpreted nodes, "
+                 f"arena {p.arena_bytes} bytes"]
         for b in p.buffers:
-            where = f" @{b.offset}" if b.kind in ("arena", "scratch") else ""
+            where = f" @{b.offset}" if b.kind == "arena" else \
+                " (one row per thread, on its stack)" if b.kind == "row" else ""
             lines.append(f"  buffer {b.slot}: {b.kind}{where} {b.dtype.short}{list(b.shape)}")
         for s in p.steps:
-            if isinstance(s, Kernel):
-                ops = " -> ".join(m.op.name for m in s.nodes) or \
-                    (s.root.op.name if s.kind == "piece" else "copy")
-                if s.kind == "reduce":
-                    ops = f"{ops if s.nodes else 'load'} -> {s.root.op.name} axes={s.reduced}"
-                if s.matmul is not None:
-                    ops = "matmul" + (f" -> {ops}" if s.nodes else "")
-                reads = ", ".join(f"{_view(v)}" for v in s.reads.values())
-                lines.append(f"  kernel {s.name} {s.kind} {list(s.domain)} -> buffer "
-                             f"{s.out.slot}: {ops}; reads {reads}")
+            if isinstance(s, Rows):
+                lines.append(f"  rows {s.name}: {len(s.kernels)} kernels row by row over dim 0 "
+                             f"({s.kernels[0].domain[0]} rows)")
+                lines += ["  " + _describe_kernel(k) for k in s.kernels]
+            elif isinstance(s, Kernel):
+                lines.append(_describe_kernel(s))
             else:
                 lines.append(f"  interpret {s.op.name} {s.dtype.short}{list(s.shape)}")
         return "\n".join(lines)
+
+
+def _describe_kernel(s: Kernel) -> str:
+    ops = " -> ".join(m.op.name for m in s.nodes) or \
+        (s.root.op.name if s.kind == "piece" else "copy")
+    if s.kind == "reduce":
+        ops = f"{ops if s.nodes else 'load'} -> {s.root.op.name} axes={s.reduced}"
+    if s.matmul is not None:
+        ops = "matmul" + (f" -> {ops}" if s.nodes else "")
+    reads = ", ".join(_view(v) for key, v in s.reads.items()
+                      if s.matmul is None or key != id(s.matmul))
+    return f"  kernel {s.name} {s.kind} {list(s.domain)} -> buffer {s.out.slot}: {ops}; " \
+           f"reads {reads}"
 
 
 def _view(v: View) -> str:
