@@ -235,6 +235,8 @@ class Program:
                                 for i, (c, _) in enumerate(self.captured)]
         self.single = isinstance(self.out_template, _TensorSlot)
         self.plain = not self.writes and not self.grad_writes
+        self.out_dtypes = [o.dtype if type(o) is Node else None
+                           for o in self.optimized.outputs[:self.n_outputs]]
 
     def stale(self) -> str | None:
         """Why this program no longer fits the tensors its function reaches, or None."""
@@ -245,10 +247,11 @@ class Program:
         values = self.native.run([t._value() for t in tensors] + self.captured_values)
         if self.plain:
             if self.single:
-                return _own(values[0])
+                return _own(values[0], self.out_dtypes[0])
         else:
             self.write_back(tensors, values)
-        return _fill(self.out_template, [_own(v) for v in values[:self.n_outputs]])
+        return _fill(self.out_template, [_own(v, d) for v, d in
+                                         zip(values[:self.n_outputs], self.out_dtypes)])
 
     def write_back(self, tensors: list[Tensor], values: list) -> None:
         from .indexing import _refresh
@@ -271,11 +274,13 @@ class Program:
             pos += 1
 
 
-def _own(v) -> Tensor:
+def _own(v, d: dt.DType | None = None) -> Tensor:
     """A leaf tensor over ``v``, a fresh array the native program returned (it aliases
-    no input and no other output)."""
-    v = np.asarray(v)
-    return _wrap(make_leaf(v.shape, dt.from_numpy(v.dtype), v))
+    no input and no other output); ``d`` is its dtype when known."""
+    if d is None or type(v) is not np.ndarray:
+        v = np.asarray(v)
+        d = dt.from_numpy(v.dtype)
+    return _wrap(make_leaf(v.shape, d, v))
 
 
 def trace(fn: Callable, sig: Signature, name: str) -> Program:
