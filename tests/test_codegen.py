@@ -281,3 +281,22 @@ def test_pad_and_concat_run_natively(sx, sy):
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got.numpy(), want.numpy())
     assert "0 interpreted nodes" in compiled.ir("kernels")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool"])
+def test_gather_runs_natively_and_checks_indices(dtype):
+    x = graphc.tensor(np.arange(20).reshape(4, 5) % 3).to(getattr(graphc, dtype))
+    i = graphc.tensor([[0, 4, 2], [1, 1, 3]])
+    def f(x, i):
+        return x.gather(1, i[:, :2]), x.t().gather(0, i), x.gather(0, i[:, :1] * 0)
+    compiled = graphc.compile(f)
+    for got, want in zip(compiled(x, i), f(x, i)):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert "0 interpreted nodes" in compiled.ir("kernels")
+    for bad in (5, -1):
+        j = graphc.tensor([[0, bad, 2], [1, 1, 3]])
+        with pytest.raises(IndexError, match=f"gather\\(\\): index {bad} is out of bounds for "
+                                             "dimension with size 5 \\(traced at"):
+            compiled(x, j)
+    np.testing.assert_array_equal(compiled(x, i)[0].numpy(), f(x, i)[0].numpy())  # recovers

@@ -122,7 +122,8 @@ class KernelEmitter:
 
     def __init__(self, module: ir.Module, plan: Plan, k: Kernel) -> None:
         self.module, self.plan, self.k = module, plan, k
-        slots = sorted({v.slot for v in k.reads.values()} | {k.out.slot})
+        slots = sorted({v.slot for v in k.reads.values()} | {k.out.slot} |
+                       ({plan.error_slot} if k.check else set()))
         self.slots = slots
         self.types = {s: llvm_type(plan.buffers[s].dtype, memory=True) for s in slots}
         args = [I64, I64] + [self.types[s].as_pointer() for s in slots]
@@ -143,6 +144,8 @@ class KernelEmitter:
             emit_matmul(self)
         elif k.kind == "piece":
             self.pieces()
+        elif k.kind == "gather":
+            self.gather()
         else:
             self.elementwise()
         self.b.ret_void()
@@ -263,6 +266,36 @@ class KernelEmitter:
         for _ in dims:
             loops.close()
 
+
+    def gather(self) -> None:
+        """out[c] = x[c with c[axis] replaced by index[c]]. An index outside the dim is
+        recorded in the error buffer (the runtime raises) and element 0 read instead."""
+        k, b = self.k, self.b
+        x, index = k.root.inputs
+        axis = k.root.attrs["axis"]
+        vx, vi = k.reads[id(x)], k.reads[id(index)]
+        domain = k.domain
+        loops = Loops(b)
+        idx = [loops.open(self.start, self.end, "d0") if i == 0 else
+               loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
+        self.par_size = domain[0] if domain else 1
+        at = self.offset(vi.offset, vi.broadcast_strides(domain), idx)
+        i = self.load(vi, at)[0]
+        size = x.shape[axis] if x.shape else 1
+        bad = b.icmp_unsigned(">=", i, const(size))  # negative indices are huge unsigned
+        with b.if_then(bad, likely=False):
+            err = self.ptr[self.plan.error_slot]
+            b.store(const(k.check), err)
+            b.store(i, b.gep(err, [const(1)]))
+        safe = b.select(bad, const(0), i)
+        strides = list(vx.strides)
+        coords = list(idx)
+        if x.shape:
+            coords[axis] = safe
+        self.store(self.offset(0, contiguous_strides(domain), idx),
+                   *self.load(vx, self.offset(vx.offset, strides, coords)))
+        for _ in domain:
+            loops.close()
 
     def pieces(self) -> None:
         """Each output element is the fill value or the element of the input whose box

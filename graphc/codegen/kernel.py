@@ -165,6 +165,7 @@ class Kernel:
     reduced: tuple = ()
     matmul: Node | None = None
     rows: bool = False
+    check: int = 0                               # gather: its index check's number
     pieces: list = field(default_factory=list)  # piece kernels: (id(input), lo, hi) boxes
     fill: float = 0.0                            # their value outside every box
 
@@ -202,6 +203,8 @@ class Plan:
     loc: dict[int, View]   # id(node) -> where its value lives
     outputs: list          # per graph output: ("own"|"copy", View) or ("literal", value)
     arena_bytes: int = 0
+    error_slot: int | None = None  # int64[2]: (check number + 1, bad value) set by kernels
+    checks: list = field(default_factory=list)  # per check: (op name, size, node)
 
 
 def category(n: Node) -> str:
@@ -216,6 +219,8 @@ def category(n: Node) -> str:
         return "const"
     if name in ("pad", "concat") and n.dtype is not dt.bool_:
         return "piece"
+    if name == "gather":
+        return "gather"
     if lowerable(n):
         return "map"
     if name in ("sum", "max"):
@@ -425,6 +430,13 @@ def _build(p: Plan, n: Node, c: str, out: View, inlined: set, mm: Node | None) -
         return _kernel(p, "matmul", n, out, n.shape, n, matmul=n)
     if c == "piece":
         return _pieces(p, n, out)
+    if c == "gather":
+        x, index = n.inputs
+        k = Kernel(f"k{len(p.steps)}_gather", "gather", n, out, tuple(n.shape), n)
+        for v in (x, index):
+            _read(p, k, v)
+        k.check = _check(p, "gather", x.shape[n.attrs["axis"]] if x.shape else 1, n)
+        return k
     if mm is None:
         return _kernel(p, "map", n, out, n.shape, n, _tree(n, inlined))
     return _kernel(p, "matmul", n, out, n.shape, n, _tree(n, inlined, stop=mm), matmul=mm)
@@ -468,6 +480,17 @@ def _pieces(p: Plan, n: Node, out: View) -> Kernel:
     for x in n.inputs:
         _read(p, k, x)
     return k
+
+
+def _check(p: Plan, op: str, size: int, n: Node) -> int:
+    """Register an index check: kernels that find an index outside [0, size) write
+    (number + 1, index) to the program's error buffer; the runtime raises after the call."""
+    if p.error_slot is None:
+        b = Buffer(len(p.buffers), "const", (2,), dt.int64, value=np.zeros(2, np.int64))
+        p.buffers.append(b)
+        p.error_slot = b.slot
+    p.checks.append((op, size, n))
+    return len(p.checks)
 
 
 def _read(p: Plan, k: Kernel, x: Node) -> None:

@@ -174,7 +174,7 @@ class NativeProgram:
                 proto = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, *extra)
                 calls.append(proto(self.compiled.address(f"segment{i}")))
             self.steps = [calls[s] if isinstance(s, int) else s for s in steps]
-        self._pro_inputs = list(self.input_slots)
+        self.errors = p.buffers[p.error_slot].value if p.error_slot is not None else None
 
     def bind(self, index: int, x: np.ndarray) -> bool:
         """Read input ``index`` from ``x`` at every later call (its current contents: in-place
@@ -197,6 +197,8 @@ class NativeProgram:
         threads = _threads[0] or get_num_threads()
         if self.simple and self.prologue:
             self.steps[0](self.slots_ptr, threads, *ins, *outs)
+            if self.errors is not None and self.errors[0]:
+                self._raise()
             return outs
         arrays, slots = self.arrays, self.slots
         for slot, x in zip([s for s in self.input_slots if s >= 0], ins):
@@ -209,11 +211,14 @@ class NativeProgram:
         for step in self.steps:
             if type(step) is Node:
                 self._interpret(step)
-            elif first:
-                step(self.slots_ptr, threads, *ins, *outs)
-                first = False
             else:
-                step(self.slots_ptr, threads)
+                if first:
+                    step(self.slots_ptr, threads, *ins, *outs)
+                    first = False
+                else:
+                    step(self.slots_ptr, threads)
+                if self.errors is not None and self.errors[0]:
+                    self._raise()
         results = []
         for kind, v in self.plan.outputs:
             if kind == "own":
@@ -223,6 +228,15 @@ class NativeProgram:
             else:
                 results.append(v)
         return results
+
+    def _raise(self) -> None:
+        """A kernel found a bad index: the error eager mode gives, and the traced line."""
+        from ..ir.errors import IndexValueError, format_loc
+        number, bad = (int(v) for v in self.errors)
+        self.errors[:] = 0
+        op, size, node = self.plan.checks[number - 1]
+        raise IndexValueError(f"{op}(): index {bad} is out of bounds for dimension with size "
+                              f"{size} (traced at {format_loc(node.loc)})")
 
     def array(self, v: View) -> np.ndarray:
         """View ``v`` as a numpy array over its buffer's memory."""
@@ -270,7 +284,7 @@ class NativeProgram:
 
 def _describe_kernel(s: Kernel) -> str:
     ops = " -> ".join(m.op.name for m in s.nodes) or \
-        (s.root.op.name if s.kind == "piece" else "copy")
+        (s.root.op.name if s.kind in ("piece", "gather") else "copy")
     if s.kind == "reduce":
         ops = f"{ops if s.nodes else 'load'} -> {s.root.op.name} axes={s.reduced}"
     if s.matmul is not None:
