@@ -146,6 +146,8 @@ class KernelEmitter:
             self.pieces()
         elif k.kind == "gather":
             self.gather()
+        elif k.kind == "scatter_add":
+            self.scatter_add()
         else:
             self.elementwise()
         self.b.ret_void()
@@ -268,34 +270,61 @@ class KernelEmitter:
 
 
     def gather(self) -> None:
-        """out[c] = x[c with c[axis] replaced by index[c]]. An index outside the dim is
-        recorded in the error buffer (the runtime raises) and element 0 read instead."""
+        """out[c] = x[c with c[axis] replaced by index[c]]."""
         k, b = self.k, self.b
         x, index = k.root.inputs
-        axis = k.root.attrs["axis"]
-        vx, vi = k.reads[id(x)], k.reads[id(index)]
         domain = k.domain
         loops = Loops(b)
         idx = [loops.open(self.start, self.end, "d0") if i == 0 else
                loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
         self.par_size = domain[0] if domain else 1
-        at = self.offset(vi.offset, vi.broadcast_strides(domain), idx)
-        i = self.load(vi, at)[0]
+        vx, coords = k.reads[id(x)], self._indexed(x, index, idx)
+        self.store(self.offset(0, contiguous_strides(domain), idx),
+                   *self.load(vx, self.offset(vx.offset, list(vx.strides), coords)))
+        for _ in domain:
+            loops.close()
+
+    def scatter_add(self) -> None:
+        """out = base, then out[c with c[axis] replaced by index[c]] += src[c] for every c
+        of index's shape, in order (one thread: two indices may name one element)."""
+        k, b = self.k, self.b
+        base, index, src = k.root.inputs
+        with b.if_then(b.icmp_signed("<", self.start, self.end)):
+            loops = Loops(b)
+            idx = [loops.open(const(0), const(d), f"c{i}") for i, d in enumerate(k.domain)]
+            vb = k.reads[id(base)]
+            self.store(self.offset(0, contiguous_strides(k.domain), idx),
+                       *self.load(vb, self.offset(vb.offset, vb.broadcast_strides(k.domain),
+                                                  idx)))
+            for _ in k.domain:
+                loops.close()
+            idx = [loops.open(const(0), const(d), f"s{i}") for i, d in enumerate(index.shape)]
+            vs = k.reads[id(src)]
+            value = self.load(vs, self.offset(vs.offset, list(vs.strides), idx))[0]
+            at = b.gep(self.ptr[k.out.slot], [self.offset(
+                0, contiguous_strides(k.domain), self._indexed(base, index, idx))])
+            b.store(arith(b, "add", b.load(at), value, k.root.dtype), at)
+            for _ in index.shape:
+                loops.close()
+
+    def _indexed(self, x: Node, index: Node, idx: list) -> list:
+        """``idx`` with its ``axis`` coordinate replaced by the index read at ``idx``. An
+        index outside the dim is recorded in the error buffer (the runtime raises after the
+        call) and 0 used instead, so nothing is read or written out of bounds."""
+        b, k = self.b, self.k
+        axis = k.root.attrs["axis"]
+        vi = k.reads[id(index)]
+        i = self.load(vi, self.offset(vi.offset, list(vi.strides), idx))[0]
         size = x.shape[axis] if x.shape else 1
         bad = b.icmp_unsigned(">=", i, const(size))  # negative indices are huge unsigned
         with b.if_then(bad, likely=False):
             err = self.ptr[self.plan.error_slot]
             b.store(const(k.check), err)
             b.store(i, b.gep(err, [const(1)]))
-        safe = b.select(bad, const(0), i)
-        strides = list(vx.strides)
         coords = list(idx)
         if x.shape:
-            coords[axis] = safe
-        self.store(self.offset(0, contiguous_strides(domain), idx),
-                   *self.load(vx, self.offset(vx.offset, strides, coords)))
-        for _ in domain:
-            loops.close()
+            coords[axis] = b.select(bad, const(0), i)
+        return coords
 
     def pieces(self) -> None:
         """Each output element is the fill value or the element of the input whose box

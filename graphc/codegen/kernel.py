@@ -165,7 +165,7 @@ class Kernel:
     reduced: tuple = ()
     matmul: Node | None = None
     rows: bool = False
-    check: int = 0                               # gather: its index check's number
+    check: int = 0                               # gather, scatter_add: index check number
     pieces: list = field(default_factory=list)  # piece kernels: (id(input), lo, hi) boxes
     fill: float = 0.0                            # their value outside every box
 
@@ -219,8 +219,8 @@ def category(n: Node) -> str:
         return "const"
     if name in ("pad", "concat") and n.dtype is not dt.bool_:
         return "piece"
-    if name == "gather":
-        return "gather"
+    if name == "gather" or name == "scatter_add" and n.dtype is not dt.bool_:
+        return name
     if lowerable(n):
         return "map"
     if name in ("sum", "max"):
@@ -436,6 +436,14 @@ def _build(p: Plan, n: Node, c: str, out: View, inlined: set, mm: Node | None) -
         for v in (x, index):
             _read(p, k, v)
         k.check = _check(p, "gather", x.shape[n.attrs["axis"]] if x.shape else 1, n)
+        return k
+    if c == "scatter_add":
+        base, index, src = n.inputs
+        k = Kernel(f"k{len(p.steps)}_scatter_add", "scatter_add", n, out, tuple(n.shape), n)
+        for v in (base, index, src):
+            _read(p, k, v)
+        k.check = _check(p, "scatter_add", base.shape[n.attrs["axis"]] if base.shape else 1,
+                         n)
         return k
     if mm is None:
         return _kernel(p, "map", n, out, n.shape, n, _tree(n, inlined))
