@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .ir import dtypes as dt
+from .ir import ops as P
 from .ir.core import Node, RecordingHandler, _state, make_leaf, use_handler
 from .ir.errors import ArgumentError, GraphcError, TraceError
 from .ir.graph import Graph
@@ -59,6 +60,20 @@ class TracingHandler(RecordingHandler):
         self.grad_reads: dict[int, tuple[Tensor, Any]] = {}  # .grad as it was when first read
         self.backward_graphs: list[Graph] = []
         self.arguments: dict[int, int] = {}  # id(symbolic argument tensor) -> its index
+        self.rngs: dict[int, list] = {}  # id(generator) -> [it, seed input, offset input, draws]
+
+    def draw(self, g) -> tuple[Node, Node]:
+        """(seed, offset) of the next random draw from generator ``g``: inputs read from it
+        at each call (plus the draw's number), which advances by the draws after the call,
+        as eager mode would."""
+        entry = self.rngs.get(id(g))
+        if entry is None:
+            i = len(self.rngs)
+            entry = self.rngs[id(g)] = [g, make_leaf((), dt.int64, name=f"rng{i}_seed"),
+                                        make_leaf((), dt.int64, name=f"rng{i}_offset"), 0]
+        _, seed, base, k = entry
+        entry[3] += 1
+        return seed, (base if k == 0 else self.bind(P.ADD, (base, k), {}))
 
     def symbolic(self, x: Any) -> Any:
         """The traced stand-in for an op input: concrete nodes become implicit inputs."""
@@ -226,6 +241,7 @@ class Program:
     backward_graphs: list[Graph] = field(default_factory=list)
     guards: list[tuple] = field(default_factory=list)  # see check_guards
     grad_guards: list[tuple] = field(default_factory=list)  # (tensor, its .grad when traced)
+    rngs: list[tuple] = field(default_factory=list)  # (generator, draws per call)
 
     def __post_init__(self) -> None:
         # captured tensors keep their storage (the guards check it): bound to the native
@@ -234,7 +250,7 @@ class Program:
         self.captured_values = [None if self.native.bind(n + i, c.value) else c.value
                                 for i, (c, _) in enumerate(self.captured)]
         self.single = isinstance(self.out_template, _TensorSlot)
-        self.plain = not self.writes and not self.grad_writes
+        self.plain = not self.writes and not self.grad_writes and not self.rngs
         self.out_dtypes = [o.dtype if type(o) is Node else None
                            for o in self.optimized.outputs[:self.n_outputs]]
 
@@ -244,7 +260,12 @@ class Program:
                 (_check_grads(self.grad_guards) if self.grad_guards else None))
 
     def run(self, tensors: list[Tensor]) -> Any:
-        values = self.native.run([t._value() for t in tensors] + self.captured_values)
+        inputs = [t._value() for t in tensors] + self.captured_values
+        for g, _ in self.rngs:
+            inputs += [np.array(_int64(g._seed)), np.array(g._offset, np.int64)]
+        values = self.native.run(inputs)
+        for g, n in self.rngs:
+            g._offset += n
         if self.plain:
             if self.single:
                 return _own(values[0], self.out_dtypes[0])
@@ -272,6 +293,11 @@ class Program:
             else:
                 t._grad = _own(v)
             pos += 1
+
+
+def _int64(v: int) -> int:
+    """A 64-bit pattern as a signed int64 (seeds go up to 2**64 - 1)."""
+    return v - (1 << 64) if v >= 1 << 63 else v
 
 
 def _own(v, d: dt.DType | None = None) -> Tensor:
@@ -312,7 +338,9 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
     captured = list(handler.captured.values())
     guards = _guards(fn, captured)
     grad_guards = [(t, g) for t, g in handler.grad_reads.values()]
-    all_inputs = inputs + [leaf for _, leaf in captured]
+    rngs = list(handler.rngs.values())
+    all_inputs = inputs + [leaf for _, leaf in captured] + \
+        [leaf for _, seed, offset, _ in rngs for leaf in (seed, offset)]
     graph = Graph.from_outputs(outputs, inputs=all_inputs, name=name)
     graph.inputs = all_inputs
     try:
@@ -328,7 +356,7 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
                ("tensor", t) for t, _ in writes]
     return Program(graph, optimized, native, inputs, captured, out_template, len(out_nodes),
                    targets, [(t, g is not None) for t, g in grads], handler.backward_graphs,
-                   guards, grad_guards)
+                   guards, grad_guards, [(g, n) for g, _, _, n in rngs])
 
 
 def _scope(fn: Callable) -> dict[str, Callable[[], Any]]:

@@ -12,6 +12,7 @@ import numpy as np
 from .creation import _size_args, tensor
 from .ir import dtypes as dt
 from .ir import ops as P
+from .ir.core import _state
 from .ir.errors import ShapeError
 from .tensor import Tensor, _bind, _check_device
 
@@ -40,10 +41,12 @@ class Generator:
         return self._seed
 
     def get_state(self) -> Tensor:
-        return tensor([self._seed, self._offset], dtype=dt.int64)
+        seed = self._seed - (1 << 64) if self._seed >= 1 << 63 else self._seed  # as int64
+        return tensor([seed, self._offset], dtype=dt.int64)
 
     def set_state(self, state: Tensor) -> None:
-        self._seed, self._offset = (int(v) for v in state.tolist())
+        seed, self._offset = (int(v) for v in state.tolist())
+        self._seed = seed & 0xFFFFFFFFFFFFFFFF
 
     def next_offset(self) -> int:
         off = self._offset
@@ -76,6 +79,10 @@ def set_rng_state(state: Tensor) -> None:
 
 def _uniform(shape, generator: Generator | None, dtype: dt.DType) -> Tensor:
     g = generator or default_generator
+    draw = getattr(_state.handler, "draw", None)
+    if draw is not None:  # traced: seed and offset are read from g at each call
+        seed, offset = draw(g)
+        return _bind(P.RANDOM, seed, offset, shape=tuple(shape), dtype=dtype)
     return _bind(P.RANDOM, g._seed, g.next_offset(), shape=tuple(shape), dtype=dtype)
 
 
