@@ -445,3 +445,19 @@ def test_random_ops_draw_anew_at_each_call_like_eager():
     first, second = k(x), k(x)
     assert g._offset == 2 and not np.allclose(first.numpy(), second.numpy())
     assert len(compiled.cache) == 1
+    assert "0 interpreted nodes" in compiled.ir("kernels")  # Philox runs natively
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(), (1,), (7, 3), (2, 3, 5), (0, 4)])
+def test_native_uniform_numbers_are_eagers_bit_for_bit(dtype, shape):
+    f = graphc.compile(lambda: graphc.rand(*shape, dtype=getattr(graphc, dtype)))
+    for seed in (0, 12345, 2**63 + 11):
+        graphc.manual_seed(seed)
+        got = [f().numpy() for _ in range(2)]
+        graphc.manual_seed(seed)
+        want = [graphc.rand(*shape, dtype=getattr(graphc, dtype)).numpy() for _ in range(2)]
+        for a, b in zip(got, want):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+            assert a.size == 0 or (a.min() >= 0 and a.max() < 1)

@@ -148,6 +148,8 @@ class KernelEmitter:
             self.gather()
         elif k.kind == "scatter_add":
             self.scatter_add()
+        elif k.kind == "random":
+            self.random()
         else:
             self.elementwise()
         self.b.ret_void()
@@ -306,6 +308,45 @@ class KernelEmitter:
             b.store(arith(b, "add", b.load(at), value, k.root.dtype), at)
             for _ in index.shape:
                 loops.close()
+
+    def random(self) -> None:
+        """Uniform [0, 1) numbers: Philox-4x32-10 of (element number, offset) under seed,
+        bit for bit as ``ir/random.py`` (32-bit words held in i64 lanes)."""
+        from ..ir import random as R
+        k, b = self.k, self.b
+        n = k.root
+
+        def scalar(x):
+            if type(x) is Node:
+                return self.load(k.reads[id(x)], const(k.reads[id(x)].offset))[0]
+            return const(int(x) & 0xFFFFFFFFFFFFFFFF)
+        seed, offset = (scalar(x) for x in n.inputs)
+        mask, s32 = const(R.MASK32), const(32)
+        loops = Loops(b)
+        domain = k.domain
+        idx = [loops.open(self.start, self.end, "d0") if i == 0 else
+               loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
+        self.par_size = domain[0] if domain else 1
+        i = self.offset(0, contiguous_strides(domain), idx)
+        c = [b.and_(i, mask), b.lshr(i, s32), b.and_(offset, mask), b.lshr(offset, s32)]
+        k0, k1 = b.and_(seed, mask), b.lshr(seed, s32)
+        for _ in range(R.ROUNDS):
+            p0, p1 = b.mul(c[0], const(R.M0)), b.mul(c[2], const(R.M1))
+            c = [b.xor(b.xor(b.lshr(p1, s32), c[1]), k0), b.and_(p1, mask),
+                 b.xor(b.xor(b.lshr(p0, s32), c[3]), k1), b.and_(p0, mask)]
+            k0 = b.and_(b.add(k0, const(R.W0)), mask)
+            k1 = b.and_(b.add(k1, const(R.W1)), mask)
+        t = llvm_type(n.dtype)
+        if n.dtype is dt.float64:
+            hi = b.uitofp(b.lshr(c[0], const(5)), t)
+            lo = b.uitofp(b.lshr(c[1], const(6)), t)
+            u = b.fmul(b.fadd(b.fmul(hi, ir.Constant(t, 67108864.0)), lo),
+                       ir.Constant(t, 1.0 / 9007199254740992.0))
+        else:
+            u = b.fmul(b.uitofp(b.lshr(c[0], const(8)), t), ir.Constant(t, 1.0 / (1 << 24)))
+        self.store(i, u, n.dtype)
+        for _ in domain:
+            loops.close()
 
     def _indexed(self, x: Node, index: Node, idx: list) -> list:
         """``idx`` with its ``axis`` coordinate replaced by the index read at ``idx``. An

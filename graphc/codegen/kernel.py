@@ -221,6 +221,8 @@ def category(n: Node) -> str:
         return "piece"
     if name == "gather" or name == "scatter_add" and n.dtype is not dt.bool_:
         return name
+    if name == "random":
+        return "random"
     if lowerable(n):
         return "map"
     if name in ("sum", "max"):
@@ -436,6 +438,12 @@ def _build(p: Plan, n: Node, c: str, out: View, inlined: set, mm: Node | None) -
         for v in (x, index):
             _read(p, k, v)
         k.check = _check(p, "gather", x.shape[n.attrs["axis"]] if x.shape else 1, n)
+        return k
+    if c == "random":
+        k = Kernel(f"k{len(p.steps)}_random", "random", n, out, tuple(n.shape), n)
+        for v in n.inputs:
+            if type(v) is Node:
+                _read(p, k, v)
         return k
     if c == "scatter_add":
         base, index, src = n.inputs

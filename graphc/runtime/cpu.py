@@ -284,7 +284,7 @@ class NativeProgram:
 
 def _describe_kernel(s: Kernel) -> str:
     ops = " -> ".join(m.op.name for m in s.nodes) or \
-        (s.root.op.name if s.kind in ("piece", "gather", "scatter_add") else "copy")
+        (s.root.op.name if s.kind in ("piece", "gather", "scatter_add", "random") else "copy")
     if s.kind == "reduce":
         ops = f"{ops if s.nodes else 'load'} -> {s.root.op.name} axes={s.reduced}"
     if s.matmul is not None:
