@@ -14,6 +14,7 @@ from llvmlite import ir
 from ..ir import dtypes as dt
 from ..ir.core import Node
 from . import mathlib
+from .mathlib import call_intrinsic
 
 I1 = ir.IntType(1)
 _INT_BITS = {dt.uint8: 8, dt.int8: 8, dt.int16: 16, dt.int32: 32, dt.int64: 64}
@@ -70,17 +71,6 @@ class Emitter:
         self.b = builder
         self.module = module
 
-    def intrinsic(self, name: str, d: dt.DType):
-        return self.module.declare_intrinsic(name, [llvm_type(d)])
-
-    def libm(self, name: str, d: dt.DType):
-        """A C math function (``tanhf``/``tanh``) resolved from the process at JIT time."""
-        fname = name + ("f" if d is dt.float32 else "")
-        t = llvm_type(d)
-        fn = self.module.globals.get(fname)
-        return fn if fn is not None else ir.Function(self.module, ir.FunctionType(t, [t]),
-                                                     name=fname)
-
     def emit(self, node: Node, operands: list) -> object:
         rule = LOWERINGS[node.op.name]
         return rule(self, node, operands)
@@ -114,12 +104,10 @@ def _polynomial(name: str) -> Callable:
     return rule
 
 
-def _unary_float(intrinsic: str | None = None, libm: str | None = None) -> Callable:
+def _unary_float(intrinsic: str) -> Callable:
     def rule(e: Emitter, node: Node, ops: list):
-        d = node.dtype
-        (x,) = _operands_as(e, node.inputs, ops, d)
-        fn = e.intrinsic(intrinsic, d) if intrinsic else e.libm(libm, d)
-        return e.b.call(fn, [x])
+        (x,) = _operands_as(e, node.inputs, ops, node.dtype)
+        return call_intrinsic(e.b, intrinsic, x)
     return rule
 
 
@@ -138,11 +126,7 @@ def extreme(b: ir.IRBuilder, pick_first: str, x, y, d: dt.DType):
     use LLVM's NaN-propagating ``llvm.maximum``/``llvm.minimum``, which loops vectorize,
     reductions included."""
     if d.kind == dt.FLOAT:
-        name = ("llvm.maximum." if pick_first == ">" else "llvm.minimum.") + \
-            ("f32" if d is dt.float32 else "f64")
-        fn = b.module.globals.get(name) or ir.Function(
-            b.module, ir.FunctionType(x.type, [x.type, x.type]), name=name)
-        return b.call(fn, [x, y])
+        return call_intrinsic(b, "llvm.maximum" if pick_first == ">" else "llvm.minimum", x, y)
     cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
     return b.select(cmp(pick_first, x, y), x, y)
 
@@ -184,7 +168,7 @@ def _abs(e: Emitter, node: Node, ops: list):
     d = node.dtype
     (x,) = _operands_as(e, node.inputs, ops, d)
     if d.kind == dt.FLOAT:
-        return e.b.call(e.intrinsic("llvm.fabs", d), [x])
+        return call_intrinsic(e.b, "llvm.fabs", x)
     if not d.is_signed:
         return x
     return e.b.select(e.b.icmp_signed("<", x, ir.Constant(x.type, 0)), e.b.neg(x), x)
@@ -210,11 +194,11 @@ def _reciprocal(e: Emitter, node: Node, ops: list):
 def _pow(e: Emitter, node: Node, ops: list):
     x, y = _operands_as(e, node.inputs, ops, node.dtype)
     b = e.b
-    r = b.call(e.intrinsic("llvm.pow", node.dtype), [x, y])
+    r = call_intrinsic(b, "llvm.pow", x, y)
     # C's pow(-inf, 0.5) is inf; numpy and PyTorch give NaN for a negative base and a
     # non-integer exponent, infinite bases included
     bad = b.and_(b.fcmp_ordered("<", x, ir.Constant(x.type, 0.0)),
-                 b.fcmp_unordered("!=", b.call(e.intrinsic("llvm.floor", node.dtype), [y]), y))
+                 b.fcmp_unordered("!=", call_intrinsic(b, "llvm.floor", y), y))
     return b.select(bad, ir.Constant(x.type, float("nan")), r)
 
 

@@ -131,14 +131,24 @@ def _const(x, value: float) -> ir.Constant:
     return ir.Constant(x.type, value)
 
 
-def _intrinsic(b: ir.IRBuilder, module: ir.Module, name: str, *args) -> ir.Value:
+def call_intrinsic(b: ir.IRBuilder, name: str, *args) -> ir.Value:
+    """``name(*args)`` for an LLVM intrinsic over one float type, scalar or vector
+    (``llvm.fma.v8f32``), declared with the right arity once per module. (llvmlite's
+    ``declare_intrinsic`` assumes one argument for most names and no vector types.)"""
     t = args[0].type
-    fn = module.declare_intrinsic(name, [t], ir.FunctionType(t, [t] * len(args)))
+    elem = t.element if isinstance(t, ir.VectorType) else t
+    suffix = "f32" if isinstance(elem, ir.FloatType) else "f64"
+    if isinstance(t, ir.VectorType):
+        suffix = f"v{t.count}{suffix}"
+    module = b.module
+    full = f"{name}.{suffix}"
+    fn = module.globals.get(full) or ir.Function(module, ir.FunctionType(t, [t] * len(args)),
+                                                 name=full)
     return b.call(fn, list(args))
 
 
 def _fma(b: ir.IRBuilder, module: ir.Module, x, y, z) -> ir.Value:
-    return _intrinsic(b, module, "llvm.fma", x, y, z)
+    return call_intrinsic(b, "llvm.fma", x, y, z)
 
 
 def _horner(b: ir.IRBuilder, module: ir.Module, x, coeffs: tuple[float, ...]) -> ir.Value:
@@ -221,12 +231,12 @@ def tanh(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
     fmt = _format(x.type)
     z = b.fmul(x, x)
     small = _fma(b, module, b.fmul(x, z), _horner(b, module, z, _TANH_T[fmt.name]), x)
-    ax = _intrinsic(b, module, "llvm.fabs", x)
+    ax = call_intrinsic(b, "llvm.fabs", x)
     e2 = exp(b, module, b.fadd(ax, ax))  # inf for large |x|: the result is then 1
     large = b.fsub(_const(x, 1.0), b.fdiv(_const(x, 2.0), b.fadd(e2, _const(x, 1.0))))
-    large = _intrinsic(b, module, "llvm.copysign", large, x)  # NaN stays NaN
+    large = call_intrinsic(b, "llvm.copysign", large, x)  # NaN stays NaN
     r = b.select(b.fcmp_ordered("<", ax, _const(x, _TANH_POLY_LIMIT)), small, large)
-    return _intrinsic(b, module, "llvm.copysign", r, x)  # tanh is odd: tanh(-0.0) is -0.0
+    return call_intrinsic(b, "llvm.copysign", r, x)  # tanh is odd: tanh(-0.0) is -0.0
 
 
 def sigmoid(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
@@ -237,7 +247,7 @@ def sigmoid(b: ir.IRBuilder, module: ir.Module, x) -> ir.Value:
     (q + r (t q)) 2^n, which keeps e's error from adding to q's.
     """
     one = _const(x, 1.0)
-    r, t, s1, s2 = _exp_parts(b, module, b.fneg(_intrinsic(b, module, "llvm.fabs", x)))
+    r, t, s1, s2 = _exp_parts(b, module, b.fneg(call_intrinsic(b, "llvm.fabs", x)))
     e = b.fmul(b.fmul(_fma(b, module, r, t, one), s1), s2)
     d = b.fadd(one, e)
     d_err = b.fsub(e, b.fsub(d, one))  # 1 + e == d + d_err exactly (Fast2Sum)
@@ -303,8 +313,8 @@ def _sin_cos(b: ir.IRBuilder, module: ir.Module, x, quadrant_shift: int) -> ir.V
     # Far past the limit k is wrong and r large: clamp so |result| <= 1. (minnum/maxnum drop
     # NaN; NaN or inf x is restored below.)
     bound = fmt.reduced_bound
-    r = _intrinsic(b, module, "llvm.maxnum",
-                   _intrinsic(b, module, "llvm.minnum", r, _const(x, bound)), _const(x, -bound))
+    r = call_intrinsic(b, "llvm.maxnum",
+                   call_intrinsic(b, "llvm.minnum", r, _const(x, bound)), _const(x, -bound))
     z = b.fmul(r, r)
     sin_r = _fma(b, module, b.fmul(r, z), _horner(b, module, z, _SIN_S[fmt.name]), r)
     cos_r = _fma(b, module, z, _fma(b, module, z, _horner(b, module, z, _COS_C[fmt.name]),
@@ -315,7 +325,7 @@ def _sin_cos(b: ir.IRBuilder, module: ir.Module, x, quadrant_shift: int) -> ir.V
     negate = b.trunc(b.lshr(quadrant, ir.Constant(fmt.int_type, 1)), ir.IntType(1))
     y = b.select(odd, cos_r, sin_r)
     y = b.select(negate, b.fneg(y), y)
-    finite = b.fcmp_ordered("<", _intrinsic(b, module, "llvm.fabs", x), _const(x, float("inf")))
+    finite = b.fcmp_ordered("<", call_intrinsic(b, "llvm.fabs", x), _const(x, float("inf")))
     return b.select(finite, y, _const(x, float("nan")))
 
 

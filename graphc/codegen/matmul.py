@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..ir import dtypes as dt
 from ..ir.core import Node
 from .kernel import contiguous_strides
+from .mathlib import call_intrinsic
 
 VECTOR_BYTES = 32          # AVX2 registers; LLVM splits or joins them on other hosts
 MR, KC, MC, NC = 6, 256, 72, 2048
@@ -101,9 +102,6 @@ def emit_tiled(em) -> None:
         module, ir.FunctionType(ir.IntType(8).as_pointer(), [ir.IntType(64)]), name="malloc")
     free = module.globals.get("free") or ir.Function(
         module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()]), name="free")
-    fma_name = f"llvm.fma.v{vw}{'f32' if d is dt.float32 else 'f64'}"
-    fma = module.globals.get(fma_name) or ir.Function(module, ir.FunctionType(vec, [vec] * 3),
-                                                       name=fma_name)
     zero = ir.Constant(t, 0.0)
     zvec = ir.Constant(vec, [0.0] * vw)
     loops = Loops(b)
@@ -166,7 +164,7 @@ def emit_tiled(em) -> None:
             ir_ = _stepped(loops, b, const(0), mc, MR, "ir")
             a_panel = b.gep(ap, [b.mul(b.sdiv(ir_, const(MR)), b.mul(kc, const(MR)))])
             b_panel = b.gep(bp, [b.mul(b.sdiv(jr, const(nr)), b.mul(kc, const(nr)))])
-            acc = _micro(b, loops, a_panel, b_panel, kc, vec, vw, fma, zvec)
+            acc = _micro(b, loops, a_panel, b_panel, kc, vec, vw, zvec)
             rows = smin(const(MR), b.sub(mc, ir_))
             cols = smin(const(nr), b.sub(nc, jr))
             full = b.and_(b.icmp_signed("==", rows, const(MR)),
@@ -224,7 +222,7 @@ def _stepped(loops, b, lo, hi, step: int, name: str):
     return b.add(lo, b.mul(i, const(step)))
 
 
-def _micro(b, loops, a_panel, b_panel, kc, vec, vw: int, fma, zvec) -> list:
+def _micro(b, loops, a_panel, b_panel, kc, vec, vw: int, zvec) -> list:
     """The MR x 2 vectors of A-panel x B-panel over kc steps, kept in registers (phis)."""
     from llvmlite import ir
 
@@ -251,7 +249,7 @@ def _micro(b, loops, a_panel, b_panel, kc, vec, vw: int, fma, zvec) -> list:
         splat = b.insert_element(ir.Constant(vec, ir.Undefined), a, ir.Constant(ir.IntType(32), 0))
         splat = b.shuffle_vector(splat, ir.Constant(vec, ir.Undefined),
                                  ir.Constant(ir.VectorType(ir.IntType(32), vw), [0] * vw))
-        new.append([b.call(fma, [splat, bv[h], acc[i][h]]) for h in range(2)])
+        new.append([call_intrinsic(b, "llvm.fma", splat, bv[h], acc[i][h]) for h in range(2)])
     q.add_incoming(b.add(q, const(1)), b.block)
     for i in range(MR):
         for h in range(2):
