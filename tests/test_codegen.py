@@ -336,3 +336,17 @@ def test_cross_entropy_step_is_one_native_call():
     for got, want in zip(compiled(x, y), step(x, y)):
         np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-6)
     assert "1 native segment(s), 0 interpreted nodes" in compiled.ir("kernels")
+
+
+def test_indexing_into_empty_dims_raises_and_touches_nothing():
+    x = graphc.randn(3, 0)
+    i = graphc.tensor([[0], [0], [0]])
+    g = graphc.compile(lambda x, i: x.gather(1, i))
+    s = graphc.compile(lambda x, i: x.scatter_add(1, i, graphc.ones(3, 1)))
+    for f in (g, s):
+        with pytest.raises(IndexError, match="index 0 is out of bounds for dimension with "
+                                             "size 0"):
+            f(x, i)
+    empty = graphc.tensor(np.zeros((3, 0), np.int64))
+    assert g(graphc.randn(3, 4), empty).shape == (3, 0)
+    np.testing.assert_array_equal(s(graphc.ones(3, 2), empty).numpy(), np.ones((3, 2)))

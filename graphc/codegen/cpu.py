@@ -26,6 +26,7 @@ from llvmlite import ir
 
 from ..ir import dtypes as dt
 from ..ir.core import Node
+from ..ir.shapes import numel
 from .kernel import Kernel, Plan, Rows, View, contiguous_strides
 from .lower import Emitter, arith, convert, extreme, llvm_type
 
@@ -281,8 +282,11 @@ class KernelEmitter:
                loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
         self.par_size = domain[0] if domain else 1
         vx, coords = k.reads[id(x)], self._indexed(x, index, idx)
-        self.store(self.offset(0, contiguous_strides(domain), idx),
-                   *self.load(vx, self.offset(vx.offset, list(vx.strides), coords)))
+        out = self.offset(0, contiguous_strides(domain), idx)
+        if numel(x.shape) == 0:  # every index is out of bounds: record it, read nothing
+            self.store(out, _identity("sum", x.dtype), x.dtype)
+        else:
+            self.store(out, *self.load(vx, self.offset(vx.offset, list(vx.strides), coords)))
         for _ in domain:
             loops.close()
 
@@ -303,9 +307,11 @@ class KernelEmitter:
             idx = [loops.open(const(0), const(d), f"s{i}") for i, d in enumerate(index.shape)]
             vs = k.reads[id(src)]
             value = self.load(vs, self.offset(vs.offset, list(vs.strides), idx))[0]
-            at = b.gep(self.ptr[k.out.slot], [self.offset(
-                0, contiguous_strides(k.domain), self._indexed(base, index, idx))])
-            b.store(arith(b, "add", b.load(at), value, k.root.dtype), at)
+            coords = self._indexed(base, index, idx)
+            if numel(base.shape):  # (an empty base: every index is recorded as bad)
+                at = b.gep(self.ptr[k.out.slot], [self.offset(
+                    0, contiguous_strides(k.domain), coords)])
+                b.store(arith(b, "add", b.load(at), value, k.root.dtype), at)
             for _ in index.shape:
                 loops.close()
 
