@@ -124,8 +124,8 @@ def _reshape_strides(old: tuple, strides: tuple, new: tuple) -> tuple | None:
 class Buffer:
     """One slot of the pointer table. ``kind``: input (graph input ``index``), const (a
     value computed once, ``value``), arena (``offset`` in the arena), output (graph output
-    ``index``, allocated per call), interp (computed by numpy at each call), scratch
-    (working memory of one kernel, in the arena), row (an intermediate of a Rows group
+    ``index``, allocated per call), interp (computed by numpy at each call), row (an
+    intermediate of a Rows group
     that only the group reads: one row of it, on the stack of the thread running it)."""
 
     slot: int

@@ -151,7 +151,7 @@ class NativeProgram:
         base = -self.arena.ctypes.data % ALIGN
         self.arrays: list = [None] * len(p.buffers)
         for b in p.buffers:
-            if b.kind in ("arena", "scratch"):
+            if b.kind == "arena":
                 raw = self.arena[base + b.offset: base + b.offset + b.nbytes]
                 self.arrays[b.slot] = raw.view(b.dtype.np).reshape(b.shape)
                 self.slots[b.slot] = self.arena.ctypes.data + base + b.offset
