@@ -28,7 +28,7 @@ import numpy as np
 
 from .ir import dtypes as dt
 from .ir import ops as P
-from .ir.core import Node, RecordingHandler, _state, make_leaf, use_handler
+from .ir.core import EMPTY, LEAF, Node, RecordingHandler, _state, make_leaf, use_handler
 from .ir.errors import ArgumentError, GraphcError, TraceError
 from .ir.graph import Graph
 from .ir.passes import optimize
@@ -94,6 +94,9 @@ class TracingHandler(RecordingHandler):
         if t._base is not None:
             raise TraceError(f"{op}(): in-place writes through a view are not supported inside "
                              "@graphc.compile yet; write to the base tensor instead")
+        if t._node.value is None and id(t) not in self.arguments and id(t) not in self.writes:
+            t._node = new  # a tensor made during the trace: no memory outside to write back to
+            return t
         self.writes.setdefault(id(t), (t, t._node))
         t._node = new
         return t
@@ -253,6 +256,8 @@ class Program:
         self.plain = not self.writes and not self.grad_writes and not self.rngs
         self.out_dtypes = [o.dtype if type(o) is Node else None
                            for o in self.optimized.outputs[:self.n_outputs]]
+        self.direct = (self.plain and self.single and self.out_dtypes[0] is not None and
+                       self.native.out_specs and self.native.simple)
 
     def stale(self) -> str | None:
         """Why this program no longer fits the tensors its function reaches, or None."""
@@ -260,6 +265,9 @@ class Program:
                 (_check_grads(self.grad_guards) if self.grad_guards else None))
 
     def run(self, tensors: list[Tensor]) -> Any:
+        if self.direct:  # the common case, kept short: it is most of a small call's cost
+            v = self.native.run([t._value() for t in tensors] + self.captured_values)[0]
+            return _wrap(Node(LEAF, (), EMPTY, v.shape, self.out_dtypes[0], v, vbox=[0]))
         inputs = [t._value() for t in tensors] + self.captured_values
         for g, _ in self.rngs:
             inputs += [np.array(_int64(g._seed)), np.array(g._offset, np.int64)]

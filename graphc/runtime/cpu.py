@@ -174,6 +174,7 @@ class NativeProgram:
                 proto = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, *extra)
                 calls.append(proto(self.compiled.address(f"segment{i}")))
             self.steps = [calls[s] if isinstance(s, int) else s for s in steps]
+        self.simple = self.simple and self.prologue
         self.errors = p.buffers[p.error_slot].value if p.error_slot is not None else None
 
     def bind(self, index: int, x: np.ndarray) -> bool:
@@ -192,10 +193,11 @@ class NativeProgram:
     def run(self, inputs: list) -> list[np.ndarray]:
         """The graph's outputs for ``inputs`` (in graph input order; None for the bound
         ones): fresh arrays, never aliasing an input or each other."""
-        ins = [np.ascontiguousarray(x) for x in inputs if x is not None]
+        ins = [x if x.flags.c_contiguous else np.ascontiguousarray(x)
+               for x in inputs if x is not None]
         outs = [np.empty(shape, dtype) for _, shape, dtype in self.out_specs]
         threads = _threads[0] or get_num_threads()
-        if self.simple and self.prologue:
+        if self.simple:  # one native call that receives every input and output
             self.steps[0](self.slots_ptr, threads, *ins, *outs)
             if self.errors is not None and self.errors[0]:
                 self._raise()
