@@ -1,0 +1,316 @@
+"""graphc.save / graphc.load: round trips of every supported type, and every kind of broken
+file raising SerializationError (never crashing, allocating absurdly or returning wrong data)."""
+import collections
+import hashlib
+import io
+import json
+import math
+import struct
+
+import numpy as np
+import pytest
+
+import graphc
+from graphc.serialization import MAGIC, SerializationError
+
+DTYPES = [graphc.bool, graphc.uint8, graphc.int8, graphc.int16, graphc.int32, graphc.int64,
+          graphc.float16, graphc.float32, graphc.float64]
+
+
+def roundtrip(obj, **load_kw):
+    buf = io.BytesIO()
+    graphc.save(obj, buf)
+    buf.seek(0)
+    return graphc.load(buf, **load_kw)
+
+
+def saved_bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    graphc.save(obj, buf)
+    return buf.getvalue()
+
+
+def assert_same(a, b):
+    """Equal values and equal types, all the way down (bool is not int, tuple is not list)."""
+    assert type(a) is type(b), (a, b)
+    if isinstance(a, graphc.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    elif isinstance(a, dict):
+        assert list(a) == list(b) and [type(k) for k in a] == [type(k) for k in b]
+        for k in a:
+            assert_same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    elif isinstance(a, float) and math.isnan(a):
+        assert math.isnan(b)
+    elif isinstance(a, float):
+        assert a == b and math.copysign(1, a) == math.copysign(1, b)
+    else:
+        assert a == b
+
+
+# ---------------------------------------------------------------- round trips
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_tensor_roundtrip_every_dtype_and_shape(dtype, rng):
+    for shape in [(), (0,), (3, 0, 2), (5,), (2, 3, 4)]:
+        values = rng.normal(size=shape) * 50
+        t = graphc.tensor(values).to(dtype)
+        back = roundtrip(t)
+        assert_same(back, t)
+    f16 = graphc.tensor([65504.0, 6e-8, -0.0, float("inf"), float("nan")], dtype=graphc.float16)
+    np.testing.assert_array_equal(roundtrip(f16).numpy().view(np.uint16),
+                                  f16.numpy().view(np.uint16))  # bit-exact, nan included
+
+
+def test_views_requires_grad_and_independence():
+    base = graphc.arange(24, dtype=graphc.float32).reshape(4, 6)
+    views = [base.t(), base[:, ::2], base[1:3, 1:], base.reshape(2, 12)[1]]
+    for v in views:
+        assert_same(roundtrip(v), v)
+    w = graphc.randn(3, 2, requires_grad=True)
+    back = roundtrip({"w": w, "x": graphc.ones(2)})
+    assert back["w"].requires_grad and back["w"].is_leaf and not back["x"].requires_grad
+    loss = (back["w"] * 2).sum()
+    loss.backward()
+    assert back["w"].grad.tolist() == [[2.0, 2.0]] * 3
+    x = roundtrip(base)
+    x.add_(1)  # writable, and owns its memory
+    assert base[0, 0].item() == 0 and x[0, 0].item() == 1
+
+
+def test_containers_and_scalars_roundtrip():
+    obj = {
+        "none": None, "t": True, "f": False, "i": 1, "big": 2**70, "neg": -7,
+        "floats": [0.1, -0.0, 1e308, 5e-324, float("inf"), float("-inf"), float("nan")],
+        "str": "héllo \u2603 \"quoted\" \n", "empty": ["", [], (), {}],
+        "tuple": (1, (2.0, [3, "x"]), None), "size": graphc.Size([2, 3]),
+        7: "int key", -1: [1], 2.5: "float key", None: "none key", True: "bool key",
+        ("a", 1): "tuple key",
+        "np": [np.arange(6, dtype=np.uint32).reshape(2, 3), np.float32(1.5), np.int64(-3),
+               np.bool_(True), np.zeros((0, 2), np.complex64)],
+    }
+    assert_same(roundtrip(obj), obj)
+    for scalar in [None, 0, 3.5, "s", True, (), []]:
+        assert_same(roundtrip(scalar), scalar)
+
+
+def test_state_dict_like_ordered_dict():
+    sd = collections.OrderedDict()
+    for name, shape in [("0.weight", (4, 3)), ("0.bias", (4,)), ("1.running_mean", (4,)),
+                        ("1.running_var", (4,)), ("2.weight", (2, 4)), ("2.bias", (2,))]:
+        sd[name] = graphc.randn(*shape)
+    sd["1.num_batches_tracked"] = graphc.tensor(5)
+    back = roundtrip(sd, map_location="cpu", weights_only=True)
+    assert type(back) is collections.OrderedDict and list(back) == list(sd)
+    assert_same(back, sd)
+    assert back["1.num_batches_tracked"].shape == () and back["1.num_batches_tracked"].item() == 5
+
+
+def test_optimizer_state_like_nested_dict_with_int_keys():
+    state = {
+        "state": {0: {"step": graphc.tensor(3.0), "exp_avg": graphc.randn(4, 3),
+                      "exp_avg_sq": graphc.rand(4, 3)},
+                  1: {"step": graphc.tensor(3.0), "exp_avg": graphc.randn(4),
+                      "exp_avg_sq": graphc.rand(4)}},
+        "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0,
+                          "amsgrad": False, "foreach": None, "params": [0, 1]}],
+    }
+    back = roundtrip(state, map_location=None)
+    assert_same(back, state)
+    assert list(back["state"]) == [0, 1] and all(type(k) is int for k in back["state"])
+
+
+def test_paths_shared_tensors_and_consecutive_objects(tmp_path):
+    t = graphc.randn(3)
+    path = tmp_path / "ckpt.pt"
+    graphc.save({"a": t, "b": t}, path)
+    back = graphc.load(str(path))
+    assert back["a"] is back["b"]
+    assert_same(back["a"], t)
+    buf = io.BytesIO()
+    graphc.save([1, t], buf)
+    graphc.save("second", buf)
+    buf.seek(0)
+    assert_same(graphc.load(buf), [1, t])
+    assert graphc.load(buf) == "second"
+
+
+def test_layout_magic_and_alignment():
+    data = saved_bytes([graphc.ones(3), graphc.zeros(5, dtype=graphc.float64)])
+    assert data[:8] == MAGIC
+    _, version, _, hlen, dlen = struct.unpack_from("<8sIIQQ", data)
+    header = json.loads(data[32:32 + hlen])
+    assert version == 1 and [b["offset"] % 64 for b in header["blobs"]] == [0, 0]
+    assert len(data) == -(-(32 + hlen) // 64) * 64 + dlen + 32
+    assert hashlib.sha256(data[:-32]).digest() == data[-32:]
+
+
+def test_save_rejects_what_it_cannot_represent():
+    with pytest.raises(TypeError, match=r"type builtins.set \(at obj\['x'\]\[1\]\)"):
+        graphc.save({"x": [1, {2}]}, io.BytesIO())
+    with pytest.raises(TypeError, match="object"):
+        graphc.save(np.array(["a"], dtype=object), io.BytesIO())
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="contains itself"):
+        graphc.save(loop, io.BytesIO())
+    with pytest.raises(ValueError, match="map_location"):
+        graphc.load(io.BytesIO(saved_bytes(1)), map_location="cuda")
+
+
+# ---------------------------------------------------------------- broken files
+
+SAMPLE = {"w": graphc.arange(12, dtype=graphc.float32).reshape(3, 4), "b": graphc.tensor(True),
+          "meta": [1, 2.5, "x", None], 3: (graphc.zeros(0), -1)}
+
+
+def load_bytes(data: bytes):
+    return graphc.load(io.BytesIO(data))
+
+
+def test_empty_garbage_wrong_magic_and_foreign_files(tmp_path):
+    for data, msg in [(b"", "empty"), (b"hello world, not a checkpoint", "not a graphc"),
+                      (bytes(range(256)) * 4, "not a graphc"),
+                      (b"PK\x03\x04" + bytes(100), "zip archive"),
+                      (b"\x80\x02}q\x00.", "pickle"),
+                      (b"\x89GRAPHX\n" + saved_bytes(SAMPLE)[8:], "magic"),
+                      (MAGIC[:5], "truncated")]:
+        with pytest.raises(SerializationError, match=msg):
+            load_bytes(data)
+    path = tmp_path / "empty.pt"
+    path.write_bytes(b"")
+    with pytest.raises(RuntimeError, match=r"empty\.pt: the file is empty"):
+        graphc.load(path)
+    with pytest.raises(graphc.GraphcError):
+        graphc.load(io.BytesIO(b"junk"))
+
+
+def test_truncated_at_every_point(tmp_path):
+    data = saved_bytes(SAMPLE)
+    for n in range(1, len(data)):
+        with pytest.raises(SerializationError, match="truncated|corrupted"):
+            load_bytes(data[:n])
+    path = tmp_path / "t.pt"
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(SerializationError, match="t.pt: the file is truncated"):
+        graphc.load(path)
+    path.write_bytes(data + b"extra")  # a path must hold exactly one object
+    with pytest.raises(SerializationError, match="corrupted"):
+        graphc.load(path)
+
+
+def test_every_byte_flipped():
+    data = saved_bytes(SAMPLE)
+    for i in range(len(data)):
+        bad = bytearray(data)
+        bad[i] ^= 0x41
+        with pytest.raises(SerializationError):
+            load_bytes(bytes(bad))
+
+
+class Stream(io.RawIOBase):
+    """A stream that cannot seek, so its size is unknown until it ends."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = min(len(b), len(self.data) - self.pos)
+        b[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+@pytest.mark.parametrize("hlen,dlen", [(2**62, 0), (0, 2**62), (2**40, 2**40), (10, 10)])
+def test_tampered_sizes_never_allocate(hlen, dlen):
+    data = bytearray(saved_bytes(SAMPLE))
+    struct.pack_into("<QQ", data, 16, hlen, dlen)
+    with pytest.raises(SerializationError, match="truncated|corrupted"):
+        load_bytes(bytes(data))
+    with pytest.raises(SerializationError, match="truncated|corrupted|checksum"):
+        graphc.load(Stream(bytes(data)))  # read in chunks, never the size the header gives
+
+
+def test_version_and_text_mode(tmp_path):
+    data = bytearray(saved_bytes(1))
+    data[8] = 99
+    with pytest.raises(SerializationError, match="format version 99"):
+        load_bytes(bytes(data))
+    path = tmp_path / "x.pt"
+    graphc.save(1, path)
+    with open(path, encoding="latin-1") as text, pytest.raises(TypeError, match="binary"):
+        graphc.load(text)
+    assert graphc.load(Stream(path.read_bytes())) == 1
+
+
+def forge(header, data: bytes = b"", raw_header: bytes | None = None) -> bytes:
+    """A file with a valid checksum around any header: checks beyond the checksum."""
+    h = raw_header if raw_header is not None else json.dumps(header).encode()
+    body = struct.pack("<8sIIQQ", MAGIC, 1, 0, len(h), len(data)) + h
+    body += bytes(-len(body) % 64) + data
+    return body + hashlib.sha256(body).digest()
+
+
+def blob(**kw):
+    meta = {"kind": "tensor", "dtype": "float32", "shape": [2], "offset": 0, "nbytes": 8}
+    meta.update(kw)
+    return meta
+
+
+@pytest.mark.parametrize("header,msg", [
+    ({"blobs": [blob(dtype="object")], "root": {"type": "tensor", "blob": 0}}, "dtype"),
+    ({"blobs": [blob(dtype="float128")], "root": {"type": "tensor", "blob": 0}}, "dtype"),
+    ({"blobs": [blob(dtype="uint32")], "root": {"type": "tensor", "blob": 0}}, "dtype"),
+    ({"blobs": [blob(shape=[-2])], "root": {"type": "tensor", "blob": 0}}, "shape"),
+    ({"blobs": [blob(shape=[2.0])], "root": {"type": "tensor", "blob": 0}}, "shape"),
+    ({"blobs": [blob(nbytes=4)], "root": {"type": "tensor", "blob": 0}}, "needs 8"),
+    ({"blobs": [blob(offset=4)], "root": {"type": "tensor", "blob": 0}}, "outside"),
+    ({"blobs": [blob(offset=-8)], "root": {"type": "tensor", "blob": 0}}, "offset"),
+    ({"blobs": [blob(shape=[2**31, 2**31], nbytes=2**64)],
+      "root": {"type": "tensor", "blob": 0}}, "outside"),
+    ({"blobs": [blob(kind="ndarray")], "root": {"type": "tensor", "blob": 0}}, "described"),
+    ({"blobs": [blob(dtype="int32", requires_grad=True)],
+      "root": {"type": "tensor", "blob": 0}}, "requires grad"),
+    ({"blobs": [blob()], "root": {"type": "tensor", "blob": 1}}, "blob 1"),
+    ({"blobs": [blob(), blob(shape=[1], nbytes=4, offset=4)],
+      "root": {"type": "list", "items": [{"type": "tensor", "blob": i} for i in (0, 1)]}},
+     "overlaps"),
+    ({"blobs": [blob()], "root": {"type": "tensor", "blob": True}}, "blob True"),
+    ({"blobs": [], "root": {"type": "pickle", "data": "cos\nsystem"}}, "unknown type"),
+    ({"blobs": [], "root": {"type": "list"}}, "items"),
+    ({"blobs": [], "root": {"type": "dict", "keys": [1], "values": []}}, "numbers of keys"),
+    ({"blobs": [], "root": {"type": "dict", "keys": [{"type": "list", "items": []}],
+                            "values": [1]}}, "unhashable"),
+    ({"blobs": [], "root": {"type": "float", "value": "1e400"}}, "float node"),
+    ({"blobs": [], "root": {"type": "size", "items": [-1]}}, "Size"),
+    ({"blobs": [], "root": [1, 2]}, "malformed node"),
+    ({"root": 1}, "blobs"),
+    ([1, 2], "not a JSON object"),
+])
+def test_forged_headers_are_checked(header, msg):
+    with pytest.raises(SerializationError, match=msg):
+        load_bytes(forge(header, bytes(8)))
+
+
+def test_forged_header_encodings_and_bool_bytes():
+    deep = b'{"blobs":[],"root":' + b'{"type":"list","items":[' * 300 + b"]}" * 300 + b"}"
+    very_deep = b"[" * 100000 + b"]" * 100000
+    for raw, msg in [(b"\xff\xfe{}", "JSON"), (b'{"blobs":[],"root":NaN}', "NaN"),
+                     (deep, "levels deep"), (very_deep, "JSON|levels")]:
+        with pytest.raises(SerializationError, match=msg):
+            load_bytes(forge(None, raw_header=raw))
+    bools = {"blobs": [blob(dtype="bool", shape=[2], nbytes=2)],
+             "root": {"type": "tensor", "blob": 0}}
+    with pytest.raises(SerializationError, match="bool"):
+        load_bytes(forge(bools, b"\x01\x02"))
+    assert load_bytes(forge(bools, b"\x01\x00")).tolist() == [True, False]  # forge is sound
