@@ -236,10 +236,15 @@ def test_corrupt_cache_files_are_rebuilt(tmp_path, damage):
     assert _run(tmp_path) == "HIT"
 
 
-def test_cache_off_without_the_variable(monkeypatch):
+def test_cache_folder_defaults_to_the_user_cache_and_0_turns_it_off(monkeypatch, tmp_path):
     monkeypatch.delenv("GRAPHC_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.folder() == str(tmp_path / "graphc")
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", "0")
+    assert cache.folder() is None
     assert cache.load("0" * 64) is None
     cache.store("0" * 64, b"x", "")  # a no-op, not an error
+    assert not (tmp_path / "0").exists() and not (tmp_path / "graphc").exists()
 
 
 def test_contiguous_strides():

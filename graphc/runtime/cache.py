@@ -1,4 +1,5 @@
-"""The on-disk cache of compiled object code, in ``GRAPHC_CACHE_DIR`` (off when unset).
+"""The on-disk cache of compiled object code, in ``GRAPHC_CACHE_DIR``: by default the
+user's cache folder (``$XDG_CACHE_HOME/graphc``, else ``~/.cache/graphc``); ``0`` turns it off.
 
 An entry is keyed by a hash of the module's LLVM IR and of the target (triple, CPU
 name and features, LLVM and graphc versions), so a second process compiling the same
@@ -21,7 +22,11 @@ MAGIC = b"graphc-object-v1\n"
 
 
 def folder() -> str | None:
-    return os.environ.get("GRAPHC_CACHE_DIR") or None
+    d = os.environ.get("GRAPHC_CACHE_DIR")
+    if d is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "graphc")
+    return None if d in ("", "0") else d
 
 
 def key(llvm_ir: str) -> str:
