@@ -23,6 +23,9 @@ from .random import (Generator, bernoulli, default_generator, get_rng_state, ini
                      randn, randn_like, randperm, seed, set_rng_state)
 from .tensor import Size, Tensor, device
 from . import autograd, cuda, nn  # noqa: I001  (after the names they import from us)
+from . import utils  # noqa: I001
+from .serialization import load, save  # noqa: I001
+from . import optim  # noqa: I001
 
 dtype = DType
 bool = bool_  # noqa: A001  (graphc.bool, as torch.bool)
