@@ -385,7 +385,25 @@ def _scope(fn: Callable) -> dict[str, Callable[[], Any]]:
         scope.update({n: functools.partial(glob.get, n) for n in code.co_names if n in glob})
         for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
             scope[name] = functools.partial(_cell_contents, cell)
+    # modules the function reaches (itself included) name their parameters and buffers
+    for name, get in list(scope.items()):
+        for path, t in _module_tensors(get()):
+            scope.setdefault(f"{name}.{path}", functools.partial(_constant, t))
     return scope
+
+
+def _module_tensors(obj: Any) -> list[tuple[str, Tensor]]:
+    named = getattr(obj, "named_parameters", None)
+    if not callable(named) or not callable(getattr(obj, "named_buffers", None)):
+        return []
+    try:
+        return [*named(), *obj.named_buffers()]
+    except Exception:  # noqa: BLE001  (an object that only looks like a Module)
+        return []
+
+
+def _constant(v: Any) -> Any:
+    return v
 
 
 def _cell_contents(cell) -> Any:
@@ -405,10 +423,15 @@ def _guards(fn: Callable, captured: list[tuple[Node, Node]]) -> list[tuple]:
             by_node[id(v._node)] = (name, get, v)
     guards = []
     for concrete, leaf in captured:
-        hit = by_node.get(id(concrete))
-        if hit is not None:
-            leaf.name = _ident(hit[0])
-            guards.append((*hit, concrete.value, concrete.requires_grad))
+        name, get, tensor = by_node.get(id(concrete), (None, None, None))
+        if name is not None:
+            leaf.name = _ident(name)
+        if get is not None and get.func is _constant:
+            get = None  # a module's parameter: found by its path at trace time only
+        if tensor is None and concrete.sink is not None:
+            tensor = concrete.sink()  # a parameter's node knows its tensor
+        guards.append((name or leaf.name, get, tensor, concrete, concrete.value,
+                       concrete.requires_grad))
     return guards
 
 
@@ -424,13 +447,15 @@ def _check_grads(grad_guards: list[tuple]) -> str | None:
 
 def check_guards(guards: list[tuple]) -> str | None:
     """Why a traced program no longer fits the tensors its function reaches, or None."""
-    for name, get, tensor, storage, requires_grad in guards:
-        if get() is not tensor:
+    for name, get, tensor, node, storage, requires_grad in guards:
+        if get is not None and get() is not tensor:
             return f"captured tensor {name} was rebound to another object"
-        if tensor._node.value is not storage:
+        if tensor is not None:
+            node = tensor._node
+        if node.value is not storage:
             return f"captured tensor {name} has new storage (.data or set_ replaced it)"
-        if tensor._node.requires_grad != requires_grad:
-            return f"captured tensor {name} changed requires_grad to {tensor.requires_grad}"
+        if node.requires_grad != requires_grad:
+            return f"captured tensor {name} changed requires_grad to {node.requires_grad}"
     return None
 
 
@@ -453,7 +478,9 @@ class CompiledFunction:
     """What ``graphc.compile(fn)`` returns: call it like ``fn``; ``.ir(stage)`` shows stages."""
 
     def __init__(self, fn: Callable, device=None) -> None:
-        functools.update_wrapper(self, fn)
+        # a module's attributes are read through __getattr__, never copied
+        functools.update_wrapper(self, fn, updated=() if hasattr(fn, "training") else
+                                 functools.WRAPPER_UPDATES)
         self.fn = fn
         self.device = device
         self.cache: dict[tuple, Program] = {}
@@ -502,6 +529,12 @@ class CompiledFunction:
         if key is not None and all(isinstance(a, Tensor) for a in args):
             self.fast[key] = (program, self.last_key)
         return program.run(tensors)
+
+    def __getattr__(self, name: str):
+        """The compiled module's own attributes: ``parameters()``, ``train()``, ``eval()``..."""
+        if name == "fn":
+            raise AttributeError(name)
+        return getattr(self.fn, name)
 
     def lower(self, *args, **kwargs) -> CompiledFunction:
         """Trace for these example arguments without running; then ``.ir(stage)`` works."""

@@ -1,4 +1,6 @@
-"""``graphc.nn``: layers, losses and the functional API (layers come with the training issue)."""
-from . import functional
+"""``graphc.nn``: modules (layers, activations, losses, containers), ``functional`` and ``init``."""
+from . import functional, init
+from .modules import *  # noqa: F403
+from .modules import __all__ as _modules_all
 
-__all__ = ["functional"]
+__all__ = ["functional", "init", *_modules_all]
