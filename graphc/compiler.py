@@ -102,15 +102,20 @@ class TracingHandler(RecordingHandler):
         return t
 
     def read_grad(self, t: Tensor) -> None:
-        self.grad_reads.setdefault(id(t), (t, t._grad))
+        if id(t) not in self.grads:  # reading what the trace wrote itself is no dependency
+            self.grad_reads.setdefault(id(t), (t, t._grad))
 
     def set_grad(self, t: Tensor, value: Tensor | None) -> None:
+        """A write of .grad, replayed after every call. A write alone does not make the
+        program depend on the .grad it found (``zero_grad()`` then ``backward()`` compiles
+        once, not once with no gradients and again with them)."""
         if id(t) in self.arguments:
+            if value is None and t._grad is None:
+                return
             raise TraceError("inside @graphc.compile, .grad of a tensor passed as an argument "
                              "cannot be written back; reach parameters as captured tensors "
                              "(globals, closures, module attributes) or return gradients "
                              "with graphc.autograd.grad")
-        self.grad_reads.setdefault(id(t), (t, t._grad))
         self.grads.setdefault(id(t), (t, t._grad))
         t._grad = value
 

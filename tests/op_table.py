@@ -397,5 +397,340 @@ def _scatter_add(x, i, s):
     return out
 
 
+
+# ---------------------------------------------------------------- nn.functional: layers, losses
+# numpy references written from PyTorch's definitions, window by window (not by im2col)
+
+F_ = "nn.functional"
+
+
+def _f(m):
+    return m.nn.functional
+
+
+def _two(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    (sh, sw), (dh, dw) = _two(stride), _two(dilation)
+    O, Cg, KH, KW = w.shape
+    if padding == "same":
+        th, tw = dh * (KH - 1), dw * (KW - 1)
+        pads = ((th // 2, th - th // 2), (tw // 2, tw - tw // 2))
+    else:
+        ph, pw = _two(0 if padding == "valid" else padding)
+        pads = ((ph, ph), (pw, pw))
+    x = np.pad(x, ((0, 0), (0, 0)) + pads)
+    N, _, H, W = x.shape
+    Ho, Wo = (H - dh * (KH - 1) - 1) // sh + 1, (W - dw * (KW - 1) - 1) // sw + 1
+    out = np.zeros((N, O, Ho, Wo))
+    og = O // groups
+    for g in range(groups):
+        for i in range(KH):
+            for j in range(KW):
+                patch = x[:, g * Cg:(g + 1) * Cg, i * dh:i * dh + sh * (Ho - 1) + 1:sh,
+                          j * dw:j * dw + sw * (Wo - 1) + 1:sw]
+                out[:, g * og:(g + 1) * og] += np.einsum("nchw,oc->nohw", patch,
+                                                         w[g * og:(g + 1) * og, :, i, j])
+    return out if b is None else out + b[:, None, None]
+
+
+def _pool_len(n, k, s, p, d, ceil):
+    span = n + 2 * p - d * (k - 1) - 1
+    o = (-(-span // s) if ceil else span // s) + 1
+    return o - 1 if ceil and (o - 1) * s >= n + p else o
+
+
+def _np_pool2d(x, kernel, stride=None, padding=0, dilation=1, ceil=False, mode="max",
+               count_include_pad=True, divisor=None):
+    """PyTorch's pooling loops: each output over its window, clipped to the input."""
+    k, p, d = _two(kernel), _two(padding), _two(dilation)
+    s = _two(stride) if stride else k
+    H, W = x.shape[-2:]
+    out = [_pool_len(n, *a, ceil) for n, a in zip((H, W), zip(k, s, p, d))]
+    res = np.empty(x.shape[:-2] + tuple(out))
+    idx = np.empty(res.shape, dtype=np.int64)
+    for oh in range(out[0]):
+        for ow in range(out[1]):
+            hs, ws = oh * s[0] - p[0], ow * s[1] - p[1]
+            rows, cols = hs + d[0] * np.arange(k[0]), ws + d[1] * np.arange(k[1])
+            rows, cols = rows[(rows >= 0) & (rows < H)], cols[(cols >= 0) & (cols < W)]
+            win = x[..., rows, :][..., cols]
+            if mode != "avg":
+                flat = win.reshape(win.shape[:-2] + (-1,))
+                res[..., oh, ow] = flat.max(-1)
+                at = flat.argmax(-1)
+                idx[..., oh, ow] = rows[at // cols.size] * W + cols[at % cols.size]
+            else:
+                he, we = min(hs + k[0], H + p[0]), min(ws + k[1], W + p[1])
+                div = divisor or ((he - hs) * (we - ws) if count_include_pad
+                                  else rows.size * cols.size)
+                res[..., oh, ow] = win.sum((-2, -1)) / div
+    return idx if mode == "max_indices" else res
+
+
+def _np_adaptive_avg(x, out):
+    H, W = x.shape[-2:]
+    res = np.empty(x.shape[:-2] + out)
+    for i in range(out[0]):
+        for j in range(out[1]):
+            hs, he = i * H // out[0], -(-(i + 1) * H // out[0])
+            ws, we = j * W // out[1], -(-(j + 1) * W // out[1])
+            res[..., i, j] = x[..., hs:he, ws:we].mean((-2, -1))
+    return res
+
+
+def _np_norm(x, axes, w=None, b=None, eps=1e-5, mean=None, var=None):
+    mean = x.mean(axes, keepdims=True) if mean is None else mean
+    var = x.var(axes, keepdims=True) if var is None else var
+    out = (x - mean) / np.sqrt(var + eps)
+    out = out if w is None else out * w
+    return out if b is None else out + b
+
+
+def _chan(v, ndim):
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _np_reduce(loss, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](loss)
+
+
+def _np_log_softmax(x, axis):
+    return x - _logsumexp(x, axis, keepdims=True)
+
+
+def _np_nll(logp, t, w=None, ignore=-100, reduction="mean"):
+    """-w[t] logp[t] over the class dim 1 (0 for 1-D), ignored targets weigh 0."""
+    axis = 1 if logp.ndim > 1 else 0
+    keep = t != ignore
+    safe = np.where(keep, t, 0)
+    picked = np.squeeze(np.take_along_axis(logp, np.expand_dims(safe, axis), axis), axis)
+    wt = keep * (1.0 if w is None else w[safe])
+    loss = -picked * wt
+    if reduction == "mean":
+        return loss.sum() / wt.sum()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _np_cross_entropy(x, t, w=None, ignore=-100, reduction="mean", smoothing=0.0):
+    axis = 1 if x.ndim > 1 else 0
+    logp = _np_log_softmax(x, axis)
+    c = x.shape[axis]
+    wb = 1.0 if w is None else w.reshape([c if a == axis else 1 for a in range(x.ndim)])
+    if t.dtype.kind == "f":  # class probabilities
+        t = t * (1 - smoothing) + smoothing / c
+        terms = -(logp * t * wb)
+        if reduction == "none":
+            return terms.sum(axis)
+        return terms.sum() / (x.size // c) if reduction == "mean" else terms.sum()
+    nll = _np_nll(logp, t, w, ignore, reduction)
+    keep = t != ignore
+    smooth = np.where(keep, -(logp * wb).sum(axis), 0.0)
+    if reduction == "mean":
+        denom = keep.sum() if w is None else (keep * w[np.where(keep, t, 0)]).sum()
+        smooth = smooth.sum() / denom
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return (1 - smoothing) * nll + smoothing / c * smooth
+
+
+def _np_bce(p, t, w=1.0, reduction="mean"):
+    loss = -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log(1 - p), -100))
+    return _np_reduce(loss * w, reduction)
+
+
+def _np_bce_logits(x, t, w=1.0, pos_weight=1.0, reduction="mean"):
+    log_sig, log_sig_neg = -np.logaddexp(0, -x), -np.logaddexp(0, x)
+    loss = -(pos_weight * t * log_sig + (1 - t) * log_sig_neg)
+    return _np_reduce(loss * w, reduction)
+
+
+def _np_smooth_l1(d, beta):
+    a = np.abs(d)
+    return np.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
+
+
+def _np_huber(d, delta):
+    a = np.abs(d)
+    return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+
+
+def _lin(m, n, x, lo=0.5, hi=2.0, shape=None):
+    """Fixed positive weights in x's dtype, the same in graphc and torch (not inputs: PyTorch
+    has no gradient for class or element weights)."""
+    w = m.linspace(lo, hi, n, dtype=x.dtype)
+    return w if shape is None else w.reshape(shape)
+
+
+def _npl(n, lo=0.5, hi=2.0, shape=None):
+    w = np.linspace(lo, hi, n)
+    return w if shape is None else w.reshape(shape)
+
+
+def _probs(x):
+    """Inputs in (0, 1) from 'unit' samples in (-0.9, 0.9)."""
+    return x * 0.5 + 0.5
+
+
+CONV = [(A(1, 2, 5, 5), A(3, 2, 3, 3), A(3))]
+POOL = [(A(1, 2, 5, 6),), (A(2, 1, 4, 4),)]  # the second only where padding makes it differ
+LOSS = [(A(3, 4), A(3, 4)), (A(5,), A(5,))]
+
+OPS += [
+    # ---- convolution
+    case("conv2d", lambda m, x, w, b: _f(m).conv2d(x, w, b), _np_conv2d, CONV),
+    case("conv2d_stride_pad", lambda m, x, w, b: _f(m).conv2d(x, w, b, stride=2, padding=1),
+         lambda x, w, b: _np_conv2d(x, w, b, 2, 1), [(A(2, 2, 5, 4), A(3, 2, 3, 2), A(3))]),
+    case("conv2d_same_dilation", lambda m, x, w: _f(m).conv2d(x, w, padding="same",
+                                                              dilation=2),
+         lambda x, w: _np_conv2d(x, w, padding="same", dilation=2),
+         [(A(1, 2, 6, 5), A(2, 2, 2, 3))]),
+    case("conv2d_groups", lambda m, x, w, b: _f(m).conv2d(x, w, b, (2, 1), (1, 0), groups=2),
+         lambda x, w, b: _np_conv2d(x, w, b, (2, 1), (1, 0), groups=2),
+         [(A(1, 4, 5, 5), A(4, 2, 3, 3), A(4))]),
+    case("conv2d_depthwise_valid", lambda m, x, w: _f(m).conv2d(x, w, padding="valid",
+                                                                groups=4),
+         lambda x, w: _np_conv2d(x, w, groups=4), [(A(1, 4, 4, 4), A(4, 1, 2, 2))]),
+    case("conv2d_unbatched_1x1", lambda m, x, w: _f(m).conv2d(x, w),
+         lambda x, w: _np_conv2d(x[None], w)[0], [(A(2, 3, 4), A(3, 2, 1, 1))]),
+    case("conv1d", lambda m, x, w, b: _f(m).conv1d(x, w, b, stride=2, padding=1),
+         lambda x, w, b: _np_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1))[:, :, 0],
+         [(A(2, 3, 7), A(2, 3, 3), A(2))]),
+    # ---- pooling
+    case("max_pool2d", lambda m, x: _f(m).max_pool2d(x, 2), lambda x: _np_pool2d(x, 2),
+         POOL[:1]),
+    case("max_pool2d_stride_pad", lambda m, x: _f(m).max_pool2d(x, 3, 2, 1),
+         lambda x: _np_pool2d(x, 3, 2, 1), POOL),
+    case("max_pool2d_dilation", lambda m, x: _f(m).max_pool2d(x, (2, 3), 1, dilation=2),
+         lambda x: _np_pool2d(x, (2, 3), 1, dilation=2), [(A(1, 2, 5, 6),)]),
+    case("max_pool2d_ceil", lambda m, x: _f(m).max_pool2d(x, 3, 2, 1, ceil_mode=True),
+         lambda x: _np_pool2d(x, 3, 2, 1, ceil=True), POOL[:1]),
+    case("max_pool2d_indices", lambda m, x: _f(m).max_pool2d(x, 3, 2, 1, return_indices=True)[1],
+         lambda x: _np_pool2d(x, 3, 2, 1, mode="max_indices"), POOL[:1], grad=False),
+    case("max_pool1d", lambda m, x: _f(m).max_pool1d(x, 3, 2, 1),
+         lambda x: _np_pool2d(x[:, :, None], (1, 3), (1, 2), (0, 1))[:, :, 0], [(A(2, 3, 7),)]),
+    case("avg_pool2d", lambda m, x: _f(m).avg_pool2d(x, 2), lambda x: _np_pool2d(
+        x, 2, mode="avg"), POOL[:1]),
+    case("avg_pool2d_pad_exclude", lambda m, x: _f(m).avg_pool2d(x, 3, 2, 1,
+                                                                 count_include_pad=False),
+         lambda x: _np_pool2d(x, 3, 2, 1, mode="avg", count_include_pad=False), POOL),
+    case("avg_pool2d_ceil", lambda m, x: _f(m).avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+         lambda x: _np_pool2d(x, 3, 2, 1, ceil=True, mode="avg"), POOL),
+    case("avg_pool2d_ceil_exclude_divisor",
+         lambda m, x: _f(m).avg_pool2d(x, (2, 3), (2, 2), ceil_mode=True, divisor_override=5),
+         lambda x: _np_pool2d(x, (2, 3), 2, ceil=True, mode="avg", divisor=5), POOL[:1]),
+    case("avg_pool1d", lambda m, x: _f(m).avg_pool1d(x, 2),
+         lambda x: _np_pool2d(x[:, :, None], (1, 2), mode="avg")[:, :, 0], [(A(2, 3, 7),)]),
+    case("adaptive_avg_pool2d", lambda m, x: _f(m).adaptive_avg_pool2d(x, (2, 4)),
+         lambda x: _np_adaptive_avg(x, (2, 4)), [(A(1, 2, 5, 6),), (A(3, 5, 6),)]),
+    # ---- normalization, linear, embedding
+    case("batch_norm_eval", lambda m, x, w, b: _f(m).batch_norm(
+        x, _lin(m, 3, x, -0.5, 0.5), _lin(m, 3, x), w, b),
+         lambda x, w, b: _np_norm(x, None, _chan(w, x.ndim), _chan(b, x.ndim),
+                                  mean=_chan(_npl(3, -0.5, 0.5), x.ndim),
+                                  var=_chan(_npl(3), x.ndim)),
+         [(A(2, 3, 2, 2), A(3), A(3)), (A(4, 3), A(3), A(3))]),
+    case("batch_norm_train", lambda m, x, w, b: _f(m).batch_norm(x, None, None, w, b, True),
+         lambda x, w, b: _np_norm(x, (0,) + tuple(range(2, x.ndim)), _chan(w, x.ndim),
+                                  _chan(b, x.ndim)),
+         [(A(3, 2, 2, 2), A(2), A(2)), (A(5, 3), A(3), A(3))]),
+    case("batch_norm_train_no_affine", lambda m, x: _f(m).batch_norm(
+        x, None, None, training=True, eps=0.1), lambda x: _np_norm(x, (0, 2, 3), eps=0.1),
+         [(A(2, 3, 2, 2),)]),
+    case("layer_norm", lambda m, x, w, b: _f(m).layer_norm(x, (4,), w, b),
+         lambda x, w, b: _np_norm(x, -1, w, b), [(A(2, 3, 4), A(4), A(4)), (A(4,), A(4), A(4))]),
+    case("layer_norm_2d_no_affine", lambda m, x: _f(m).layer_norm(x, [3, 4], eps=1e-3),
+         lambda x: _np_norm(x, (-2, -1), eps=1e-3), [(A(2, 3, 4),)]),
+    case("group_norm", lambda m, x, w, b: _f(m).group_norm(x, 2, w, b),
+         lambda x, w, b: _np_norm(x.reshape(2, 2, -1), -1).reshape(x.shape) * _chan(w, 3)
+         + _chan(b, 3), [(A(2, 4, 3), A(4), A(4))]),
+    case("linear", lambda m, x, w, b: _f(m).linear(x, w, b), lambda x, w, b: x @ w.T + b,
+         [(A(3, 4), A(5, 4), A(5)), (A(2, 3, 4), A(2, 4), A(2)), (A(4,), A(3, 4), A(3))]),
+    case("linear_no_bias", lambda m, x, w: _f(m).linear(x, w), lambda x, w: x @ w.T,
+         [(A(3, 4), A(2, 4)), (A(0, 4), A(2, 4))]),
+    case("embedding", lambda m, i, w: _f(m).embedding(i, w), lambda i, w: w[i],
+         [(A(2, 3, kind="index:5"), A(5, 3)), (A(4, kind="index:2"), A(2, 1))]),
+    case("embedding_padding_idx", lambda m, i, w: _f(m).embedding(i, w, padding_idx=1),
+         lambda i, w: w[i], [(A(3, 4, kind="index:4"), A(4, 2))],
+         fd=False),  # padding_idx's row gets no gradient by definition: PyTorch is the oracle
+    # ---- losses
+    case("mse_loss", lambda m, x, y: _f(m).mse_loss(x, y),
+         lambda x, y: np.mean((x - y) ** 2), LOSS),
+    case("mse_loss_sum_none", lambda m, x, y: _f(m).mse_loss(x, y, reduction="none") +
+         _f(m).mse_loss(x, y, reduction="sum"), lambda x, y: (x - y) ** 2 + np.sum(
+        (x - y) ** 2), LOSS),
+    case("mse_loss_weight", lambda m, x, y: _f(m).mse_loss(x, y, weight=_lin(m, 12, x,
+                                                                               shape=(3, 4))),
+         lambda x, y: np.sum((x - y) ** 2 * _npl(12, shape=(3, 4))) / _npl(12).sum(),
+         LOSS[:1]),
+    case("l1_loss", lambda m, x, y: _f(m).l1_loss(x, y), lambda x, y: np.mean(np.abs(x - y)),
+         LOSS),
+    case("l1_loss_sum_none", lambda m, x, y: _f(m).l1_loss(x, y, reduction="none") *
+         _f(m).l1_loss(x, y, reduction="sum"), lambda x, y: np.abs(x - y) * np.sum(
+        np.abs(x - y)), LOSS),
+    case("smooth_l1_loss", lambda m, x, y: _f(m).smooth_l1_loss(x, y, beta=0.5),
+         lambda x, y: np.mean(_np_smooth_l1(x - y, 0.5)), LOSS),
+    case("smooth_l1_loss_none", lambda m, x, y: _f(m).smooth_l1_loss(x, y, reduction="none"),
+         lambda x, y: _np_smooth_l1(x - y, 1.0), LOSS),
+    case("huber_loss", lambda m, x, y: _f(m).huber_loss(x, y, delta=0.8),
+         lambda x, y: np.mean(_np_huber(x - y, 0.8)), LOSS),
+    case("huber_loss_sum", lambda m, x, y: _f(m).huber_loss(x, y, "sum", 2.0),
+         lambda x, y: np.sum(_np_huber(x - y, 2.0)), LOSS),
+    case("cross_entropy", lambda m, x, t: _f(m).cross_entropy(x, t), _np_cross_entropy,
+         [(A(4, 5), A(4, kind="index:5")), (A(2, 3, 2, 2), A(2, 2, 2, kind="index:3")),
+          (A(5,), A(kind="index:5"))]),
+    case("cross_entropy_sum_none", lambda m, x, t: _f(m).cross_entropy(x, t, reduction="none")
+         + _f(m).cross_entropy(x, t, reduction="sum"),
+         lambda x, t: _np_cross_entropy(x, t, reduction="none") + _np_cross_entropy(
+             x, t, reduction="sum"), [(A(4, 5), A(4, kind="index:5"))]),
+    case("cross_entropy_weight_ignore", lambda m, x, t: _f(m).cross_entropy(
+        x, m.where(t == 0, -100, t), _lin(m, 5, x)),
+         lambda x, t: _np_cross_entropy(x, np.where(t == 0, -100, t), _npl(5)),
+         [(A(2, 5, 3), A(2, 3, kind="index:5"))]),
+    case("cross_entropy_smoothing", lambda m, x, t: _f(m).cross_entropy(
+        x, m.where(t == 1, 7, t), _lin(m, 4, x), ignore_index=7, label_smoothing=0.2),
+         lambda x, t: _np_cross_entropy(x, np.where(t == 1, 7, t), _npl(4), 7,
+                                        smoothing=0.2), [(A(5, 4), A(5, kind="index:4"))]),
+    case("cross_entropy_smoothing_none", lambda m, x, t: _f(m).cross_entropy(
+        x, t, reduction="none", label_smoothing=0.3),
+         lambda x, t: _np_cross_entropy(x, t, reduction="none", smoothing=0.3),
+         [(A(5, 4), A(5, kind="index:4"))]),
+    case("cross_entropy_probs", lambda m, x, p: _f(m).cross_entropy(x, p),
+         _np_cross_entropy, [(A(2, 3, 2), A(2, 3, 2, kind="pos"))]),
+    case("cross_entropy_probs_weight_smoothing", lambda m, x, p: _f(m).cross_entropy(
+        x, p, _lin(m, 4, x), reduction="sum", label_smoothing=0.1),
+         lambda x, p: _np_cross_entropy(x, p, _npl(4), reduction="sum", smoothing=0.1),
+         [(A(3, 4), A(3, 4, kind="pos"))]),
+    case("cross_entropy_probs_none", lambda m, x, p: _f(m).cross_entropy(x, p, reduction="none"),
+         lambda x, p: _np_cross_entropy(x, p, reduction="none"), [(A(3, 4), A(3, 4))]),
+    case("nll_loss", lambda m, x, t: _f(m).nll_loss(x, t), lambda x, t: _np_nll(x, t),
+         [(A(4, 5), A(4, kind="index:5")), (A(2, 3, 4), A(2, 4, kind="index:3"))]),
+    case("nll_loss_weight_ignore_sum", lambda m, x, t: _f(m).nll_loss(
+        x, t, _lin(m, 3, x), ignore_index=2, reduction="sum"),
+         lambda x, t: _np_nll(x, t, _npl(3), 2, "sum"), [(A(6, 3), A(6, kind="index:3"))]),
+    case("nll_loss_none", lambda m, x, t: _f(m).nll_loss(x, t, reduction="none",
+                                                         ignore_index=0),
+         lambda x, t: _np_nll(x, t, None, 0, "none"), [(A(6, 3), A(6, kind="index:3"))]),
+    case("binary_cross_entropy", lambda m, p, t: _f(m).binary_cross_entropy(
+        _probs(p), _probs(t)), lambda p, t: _np_bce(_probs(p), _probs(t)),
+         _kind(LOSS, "unit")),
+    case("binary_cross_entropy_weight_sum", lambda m, p, t: _f(m).binary_cross_entropy(
+        _probs(p), _probs(t), _lin(m, 12, p, shape=(3, 4)), reduction="sum"),
+         lambda p, t: _np_bce(_probs(p), _probs(t), _npl(12, shape=(3, 4)), "sum"),
+         [(A(3, 4, kind="unit"), A(3, 4, kind="unit"))]),
+    case("binary_cross_entropy_none", lambda m, p, t: _f(m).binary_cross_entropy(
+        _probs(p), _probs(t), reduction="none"),
+         lambda p, t: _np_bce(_probs(p), _probs(t), reduction="none"), _kind(LOSS, "unit")),
+    case("bce_with_logits", lambda m, x, t: _f(m).binary_cross_entropy_with_logits(
+        x * 20, _probs(t)), lambda x, t: _np_bce_logits(x * 20, _probs(t)),
+         [(A(3, 4), A(3, 4, kind="unit"))]),
+    case("bce_with_logits_weights_none", lambda m, x, t: _f(m).binary_cross_entropy_with_logits(
+        x, _probs(t), _lin(m, 4, x), reduction="none", pos_weight=_lin(m, 4, x, 2.0, 0.5)),
+         lambda x, t: _np_bce_logits(x, _probs(t), _npl(4), _npl(4, 2.0, 0.5), "none"),
+         [(A(3, 4), A(3, 4, kind="unit"))]),
+]
+
 BY_NAME = {c.name: c for c in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate op names in the table"

@@ -1,13 +1,14 @@
-"""``graphc.nn.functional``: functional forms of activations and friends.
+"""``graphc.nn.functional``: functional forms of activations, layers and losses.
 
 All composite: written with graphc ops, so they run eagerly, trace, and
-differentiate with no gradient code of their own. The training issue adds
-the layers' functional forms (linear, conv2d, pooling, losses).
+differentiate with no gradient code of their own. Convolution and pooling
+live in ``_conv``, losses in ``_loss``; this module re-exports them.
 """
 from __future__ import annotations
 
 import math
 
+from ..autograd import no_grad
 from ..composite import (
     _label,
     clamp,
@@ -17,17 +18,28 @@ from ..composite import (
     logsumexp,
     one_hot,
     relu,
+    rsqrt,
     sigmoid,
     softmax,
     tanh,
     where,
 )
+from ..creation import ones_like, zeros
+from ..ir import dtypes as dt
+from ..ir.errors import DTypeError, ShapeError, ValueArgumentError
+from ..random import rand_like
 from ..tensor import Tensor, _t
+from ._conv import *  # noqa: F403
+from ._conv import __all__ as _conv_all
+from ._errors import InvalidArgument
+from ._loss import *  # noqa: F403
+from ._loss import __all__ as _loss_all
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
            "softplus", "softsign", "hardtanh", "hardsigmoid", "hardswish", "logsigmoid",
            "sigmoid", "tanh", "softmax", "log_softmax", "softmin", "logsumexp", "one_hot",
-           "normalize", "glu"]
+           "normalize", "glu", "pad", "linear", "batch_norm", "layer_norm", "group_norm",
+           "dropout", "embedding", *_conv_all, *_loss_all]
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
@@ -186,3 +198,168 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = Non
             i = (n - 1) - ((n - 1) - i.abs()).abs()
         x = x.index_select(axis, i)
     return x
+
+
+# ---------------------------------------------------------------- layers
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` with weight (out_features, in_features)."""
+    x, w = _t(input), _t(weight)
+    if w.ndim not in (1, 2) or x.ndim < 1 or x.shape[-1] != w.shape[-1]:
+        raise ShapeError(f"linear(): input of size {list(x.shape)} does not fit weight of size "
+                         f"{list(w.shape)}: in_features {w.shape[-1] if w.ndim else '?'} "
+                         f"expected, got {x.shape[-1] if x.ndim else 'a 0-d input'}")
+    out = x @ w.t()
+    return out if bias is None else out + bias
+
+
+def _channel_param(p, name: str, c: int, op: str, shape: tuple) -> Tensor | None:
+    if p is None:
+        return None
+    p = _t(p)
+    if p.numel() != c:
+        raise ShapeError(f"{op}(): {name} should contain {c} elements not {p.numel()} (input "
+                         f"of size {list(shape)})")
+    return p.reshape([c if a == 1 else 1 for a in range(len(shape))])
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each channel (dim 1) of (N, C, ...) input. In training, by the batch's mean
+    and biased variance, and the running stats (when given) move towards the batch's mean
+    and unbiased variance, in place, as PyTorch's; otherwise by the running stats."""
+    x = _t(input)
+    if x.ndim < 2:
+        raise ShapeError(f"batch_norm(): expected 2D or more input (N, C, ...), got input of "
+                         f"size {list(x.shape)}")
+    c = x.shape[1]
+    rm = _channel_param(running_mean, "running_mean", c, "batch_norm", x.shape)
+    rv = _channel_param(running_var, "running_var", c, "batch_norm", x.shape)
+    w = _channel_param(weight, "weight", c, "batch_norm", x.shape)
+    b = _channel_param(bias, "bias", c, "batch_norm", x.shape)
+    axes = (0,) + tuple(range(2, x.ndim))
+    if training:
+        n = x.numel() // c
+        if n == 1:
+            raise ValueArgumentError(f"Expected more than 1 value per channel when training, "
+                                     f"got input size {list(x.shape)}")
+        mean = x.mean(axes, keepdim=True)
+        centered = x - mean
+        var = (centered * centered).mean(axes, keepdim=True)
+        with no_grad():
+            if running_mean is not None:
+                new_mean = mean.reshape(running_mean.shape)
+                running_mean.copy_(running_mean * (1 - momentum) + new_mean * momentum)
+            if running_var is not None:
+                unbiased = var.reshape(running_var.shape) * (n / (n - 1))
+                running_var.copy_(running_var * (1 - momentum) + unbiased * momentum)
+    else:
+        if rm is None or rv is None:
+            raise InvalidArgument("batch_norm(): running_mean and running_var must be "
+                                     "defined in evaluation mode")
+        centered, var = x - rm, rv
+    out = centered * rsqrt(var + eps)
+    if w is not None:
+        out = out * w
+    return _label(out if b is None else out + b, "NativeBatchNormBackward0")
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` dims by their mean and biased
+    variance."""
+    x = _t(input)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else \
+        tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ShapeError(f"layer_norm(): Given normalized_shape={list(shape)}, expected input "
+                         f"with shape [*, {', '.join(map(str, shape))}], but got input of size "
+                         f"{list(x.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(_t(p).shape) != shape:
+            raise ShapeError(f"layer_norm(): {name} of size {list(_t(p).shape)} does not match "
+                             f"normalized_shape={list(shape)}")
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mean = x.mean(axes, keepdim=True)
+    centered = x - mean
+    out = centered * rsqrt((centered * centered).mean(axes, keepdim=True) + eps)
+    if weight is not None:
+        out = out * weight
+    return _label(out if bias is None else out + bias, "NativeLayerNormBackward0")
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize (N, C, ...) input over each group of C / num_groups channels."""
+    x = _t(input)
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ShapeError(f"group_norm(): Expected number of channels in input to be divisible "
+                         f"by num_groups, but got input of shape {list(x.shape)} and "
+                         f"num_groups={num_groups}")
+    n, c = x.shape[:2]
+    g = x.reshape(n, num_groups, -1)
+    centered = g - g.mean(-1, keepdim=True)
+    out = (centered * rsqrt((centered * centered).mean(-1, keepdim=True) + eps)).reshape(x.shape)
+    w = _channel_param(weight, "weight", c, "group_norm", x.shape)
+    b = _channel_param(bias, "bias", c, "group_norm", x.shape)
+    if w is not None:
+        out = out * w
+    return _label(out if b is None else out + b, "NativeGroupNormBackward0")
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` (a draw from the default generator) and
+    scale the rest by 1 / (1 - p); the identity when not training."""
+    if p < 0.0 or p > 1.0:
+        raise ValueArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
+    x = _t(input)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        out = x * 0.0
+    else:
+        out = where(rand_like(x) >= p, x * (1.0 / (1.0 - p)), 0.0)
+    return x.copy_(out) if inplace else _label(out, "NativeDropoutBackward0")
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` at the indices ``input``. ``padding_idx``'s row gets no gradient;
+    ``max_norm`` renormalizes the looked-up rows of ``weight`` in place, as PyTorch."""
+    idx, w = _t(input), _t(weight)
+    if idx.dtype.kind != dt.INT:
+        raise DTypeError(f"embedding(): Expected tensor for argument #1 'indices' to have one "
+                         f"of the following scalar types: Long, Int; but got {idx.dtype.name} "
+                         f"(weight {list(w.shape)})")
+    if w.ndim != 2:
+        raise ShapeError(f"embedding(): 'weight' must be 2-D, got {list(w.shape)}")
+    if sparse:
+        raise NotImplementedError("embedding(sparse=True): graphc has no sparse gradients")
+    rows = w.shape[0]
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx %= rows
+    flat = idx.reshape(-1).long()
+    if max_norm is not None:
+        with no_grad():
+            used = zeros(rows, dtype=w.dtype).scatter_add(0, flat, ones_like(flat, dtype=w.dtype))
+            norms = (w.abs() ** norm_type).sum(1, keepdim=True) ** (1.0 / norm_type)
+            scale = where((used.unsqueeze(1) > 0) & (norms > max_norm),
+                          max_norm / (norms + 1e-7), 1.0)
+            w.copy_(w * scale)
+    out = w.index_select(0, flat)
+    keep_grad = None
+    if scale_grad_by_freq:  # the gradient of each row divided by its count in the batch
+        count = zeros(rows, dtype=w.dtype).scatter_add(0, flat, ones_like(flat, dtype=w.dtype))
+        keep_grad = (1.0 / count.index_select(0, flat)).unsqueeze(1)
+    if padding_idx is not None:
+        pad = (flat != padding_idx).unsqueeze(1).type(w.dtype)
+        keep_grad = pad if keep_grad is None else keep_grad * pad
+    if keep_grad is not None:  # the same values, with the gradient scaled by keep_grad
+        out = out * keep_grad + (out * (1.0 - keep_grad)).detach()
+    return _label(out.reshape(idx.shape + (w.shape[1],)), "EmbeddingBackward0")

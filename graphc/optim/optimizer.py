@@ -195,11 +195,11 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
+                if set_to_none:  # without reading .grad: a compiled step need not depend on it
+                    p.grad = None
+                    continue
                 g = p.grad
                 if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
                     continue
                 if g.grad_fn is not None:
                     g.detach_()

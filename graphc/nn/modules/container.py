@@ -176,3 +176,7 @@ class ParameterList(Module):
     def append(self, v) -> ParameterList:
         self.register_parameter(str(len(self)), v if isinstance(v, Parameter) else Parameter(v))
         return self
+
+    def extra_repr(self) -> str:  # PyTorch's: a line per parameter, its dtype and size
+        return "\n".join(f"  ({k}): Parameter containing: [{p.dtype} of size "
+                         f"{'x'.join(map(str, p.shape))}]" for k, p in enumerate(self))

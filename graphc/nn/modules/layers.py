@@ -185,8 +185,7 @@ class _ConvNd(Module):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
         if self.padding != (0,) * self._dims:
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) \
-                else f", padding={self.padding}"
+            s += f", padding={self.padding}"  # a string unquoted, as PyTorch prints it
         if self.dilation != (1,) * self._dims:
             s += f", dilation={self.dilation}"
         if self.groups != 1:
@@ -300,8 +299,9 @@ class _BatchNorm(Module):
             from ...autograd import no_grad
             with no_grad():
                 self.num_batches_tracked.add_(1)
-            if self.momentum is None:  # a cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked)
+            if self.momentum is None:  # a cumulative moving average; a tensor, not a float,
+                # so that a compiled step reads the count at each call instead of baking it in
+                momentum = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
         use_batch = self.training or not self.track_running_stats
         return F.batch_norm(x, self.running_mean if not self.training or
                             self.track_running_stats else None,
@@ -311,7 +311,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None or not self.affine}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
 
 
@@ -348,12 +348,12 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, "
-                f"bias={self.bias is not None or not self.elementwise_affine}")
+                f"bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
-                 affine: bool = True, device=None, dtype=None) -> None:
+                 affine: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
@@ -362,7 +362,7 @@ class GroupNorm(Module):
         d = _factory(dtype)
         if affine:
             self.weight = Parameter(creation.ones(num_channels, dtype=d))
-            self.bias = Parameter(creation.zeros(num_channels, dtype=d))
+            self.bias = Parameter(creation.zeros(num_channels, dtype=d)) if bias else None
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -371,4 +371,5 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")

@@ -329,11 +329,9 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
+            if set_to_none:  # without reading .grad: a compiled step need not depend on it
                 p.grad = None
-            else:
+            elif p.grad is not None:
                 with no_grad():
                     p.grad = p.grad.detach().zero_()
 
