@@ -279,13 +279,17 @@ def print_summary(results: dict[int, Result | None], only: list[str]) -> None:
 # ---------------------------------------------------------------- driver
 
 def thread_env(n: int) -> dict[str, str]:
-    return {**os.environ, **{v: str(n) for v in THREAD_VARS}}
+    # candidates are timed in turns: idle OpenMP/OpenBLAS workers must sleep, not spin on
+    # the cores the next candidate's threads need (a spinning torch worker halved graphc's
+    # two-thread W1 and numpy's BLAS); PASSIVE costs the big kernels timed here nothing
+    return {**os.environ, **{v: str(n) for v in THREAD_VARS}, "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def run_threads(opts: argparse.Namespace) -> Result:
     """This process's part: every workload at opts.threads threads."""
     n = opts.threads
-    if any(os.environ.get(v) != str(n) for v in THREAD_VARS):
+    if any(os.environ.get(v) != str(n) for v in THREAD_VARS) or \
+            os.environ.get("OMP_WAIT_POLICY") != "PASSIVE":
         # numpy's BLAS reads its thread count when it loads: start again with it set
         os.execve(sys.executable, [sys.executable, *sys.argv], thread_env(n))
     how = f"OMP/OPENBLAS/MKL/GRAPHC_NUM_THREADS={n}"

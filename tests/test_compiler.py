@@ -249,7 +249,7 @@ def test_debug_levels_and_dump_dir(monkeypatch, capsys, tmp_path):
     assert (tmp_path / "twice.graph.txt").read_text().count("mul") == 2
     assert (tmp_path / "twice.optimized.txt").read_text().count("mul") == 1
     assert "kernel k0_mul map [2]" in (tmp_path / "twice.kernels.txt").read_text()
-    assert "define void @k0_mul" in (tmp_path / "twice.ll").read_text()
+    assert "define void @segment0" in (tmp_path / "twice.ll").read_text()
     monkeypatch.setenv("GRAPHC_DEBUG", "4")
     graphc.compile(twice)(graphc.ones(3))
     assert "define void @segment0" in capsys.readouterr().err
@@ -368,7 +368,7 @@ def test_elementwise_chains_fuse_into_one_native_kernel():
     assert "1 kernels in 1 native segment(s), 0 interpreted nodes" in kernels
     assert "mul -> add -> tanh -> exp -> gt" in kernels
     llvm = f.ir("llvm")
-    assert "define void @k" in llvm and "fmul" in llvm
+    assert "define void @segment0" in llvm and "fmul" in llvm
 
 
 def test_native_kernels_on_edge_shapes_and_strides():

@@ -130,6 +130,7 @@ class KernelEmitter:
         args = [I64, I64] + [self.types[s].as_pointer() for s in slots]
         self.body = ir.Function(module, ir.FunctionType(VOID, args), name=f"{k.name}_body")
         self.body.attributes.add("alwaysinline")
+        self.body.linkage = "internal"  # gone once inlined: LLVM compiles it once, not twice
         for a in self.body.args[2:]:
             a.add_attribute("noalias")
         self.b = ir.IRBuilder(self.body.append_basic_block("entry"))
@@ -159,6 +160,7 @@ class KernelEmitter:
 
     def _wrapper(self) -> None:
         fn = ir.Function(self.module, KERNEL_FN, name=self.k.name)
+        fn.linkage = "internal"  # only segment entry points are looked up by name
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         slots, start, end = fn.args
         ptrs = [b.bitcast(b.load(b.gep(slots, [const(s)])), self.types[s].as_pointer())
@@ -457,6 +459,7 @@ def _emit_parallel(module: ir.Module) -> ir.Function:
                        name="pthread_join")
 
     tramp = ir.Function(module, tramp_t, name="graphc_trampoline")
+    tramp.linkage = "internal"
     b = ir.IRBuilder(tramp.append_basic_block("entry"))
     t = b.bitcast(tramp.args[0], task.as_pointer())
     fields = [b.load(b.gep(t, [ir.Constant(I32, 0), ir.Constant(I32, i)])) for i in range(4)]
@@ -465,6 +468,7 @@ def _emit_parallel(module: ir.Module) -> ir.Function:
 
     fn = ir.Function(module, ir.FunctionType(VOID, [KERNEL_FN.as_pointer(), SLOTS, I64, I64]),
                      name="graphc_parallel")
+    fn.linkage = "internal"
     kern, slots, n, nt = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     tasks = b.alloca(task, size=const(MAX_THREADS))
@@ -504,6 +508,7 @@ def _emit_rows(module: ir.Module, plan: Plan, g: Rows) -> int:
     private intermediates ("row" buffers) live on this call's stack, one row each, in a
     copy of the pointer table: threads running other rows have their own."""
     fn = ir.Function(module, KERNEL_FN, name=g.name)
+    fn.linkage = "internal"
     slots, start, end = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     private = [plan.buffers[k.out.slot] for k in g.kernels

@@ -86,6 +86,8 @@ class CompiledModule:
             pto = llvm.create_pipeline_tuning_options(speed_level=3)
             pto.loop_vectorization = True
             pto.slp_vectorization = True
+            pto.loop_unrolling = False  # full unrolls of small constant loops made
+            # training steps 5x slower to compile and no faster to run (loops still vectorize)
             pb = llvm.create_pass_builder(tm, pto)
             pb.getModulePassManager().run(parsed, pb)
             self.optimized_ir = str(parsed)
