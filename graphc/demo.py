@@ -65,6 +65,9 @@ class Run:
 
 def progress(epoch: int, epochs: int, done: int, total: int, loss: float, mode: str,
              out=sys.stdout) -> None:
+    """A progress bar redrawn in place on a terminal; one line per epoch in a log."""
+    if not out.isatty() and done != total:
+        return
     width = 24
     filled = width * done // max(total, 1)
     bar = "#" * filled + "." * (width - filled)
@@ -125,7 +128,7 @@ def write_ir(step, folder: str) -> str:
     return path
 
 
-def plot(runs: list[Run], folder: str) -> str | None:
+def plot(runs: list[Run], folder: str, model: str) -> str | None:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -139,7 +142,7 @@ def plot(runs: list[Run], folder: str) -> str | None:
     ax.set_ylabel("training loss")
     ax.set_yscale("log")
     ax.legend()
-    ax.set_title("graphc: digits CNN, eager vs @graphc.compile")
+    ax.set_title(f"graphc: digits {model.upper()}, eager vs @graphc.compile")
     path = os.path.join(folder, "loss_curves.png")
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"largest difference between eager and compiled losses: {drift:.2e}")
     os.makedirs(args.out, exist_ok=True)
     print(f"IR of the compiled training step: {write_ir(steps['compiled'], args.out)}")
-    png = plot(runs, args.out)
+    png = plot(runs, args.out, args.model)
     print(f"loss curves: {png}" if png else
           "loss curves: install matplotlib for a PNG of them (pip install matplotlib)")
     return {"eager": eager, "compiled": compiled, "speedup": speedup, "drift": drift}
