@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..composite import _label, clamp, exp, gather, log, log1p, log_softmax, where
 from ..ir import dtypes as dt
 from ..ir.errors import DTypeError, ShapeError, ValueArgumentError
+from ..ir.core import _state
 from ..tensor import Tensor, _t
 from ._errors import InvalidArgument
 
@@ -127,9 +128,15 @@ def _class_weight(weight, classes: int, op: str) -> Tensor | None:
 def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
          reduction: str) -> Tensor:
     """-logp[target] * weight[target] with ignored targets masked before the gather."""
+    dim = 1 if logp.ndim > 1 else 0
+    if weight is None and not _state.handler.traces and reduction != "none" and \
+            not (target._value() == ignore_index).any():
+        # eager, nothing ignored (the usual case): 4 ops instead of 12 (eager pays per op)
+        picked = gather(logp, dim, target.unsqueeze(dim))
+        loss = -(picked.mean() if reduction == "mean" else picked.sum())
+        return _label(loss, "NllLossBackward0")
     keep = target != ignore_index
     safe = where(keep, target, 0)
-    dim = 1 if logp.ndim > 1 else 0
     picked = gather(logp, dim, safe.unsqueeze(dim)).squeeze(dim)
     w = keep.type(logp.dtype)
     if weight is not None:
