@@ -230,7 +230,9 @@ def _where_vjp(n, g, need):
     return (None, WHERE(c, g, 0.0) if need[1] else None, WHERE(c, 0.0, g) if need[2] else None)
 
 
-WHERE = register(Op("where", _where_infer, _where_impl, _where_vjp, cast_inputs=True))
+# no input casts: the condition stays bool (a float copy of it cost more than the select)
+# and the result is cast to the promoted dtype once
+WHERE = register(Op("where", _where_infer, _where_impl, _where_vjp))
 
 
 # ---------------------------------------------------------------- reductions
