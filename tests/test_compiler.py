@@ -461,3 +461,11 @@ def test_native_uniform_numbers_are_eagers_bit_for_bit(dtype, shape):
             assert a.dtype == b.dtype and a.shape == b.shape
             np.testing.assert_array_equal(a, b)
             assert a.size == 0 or (a.min() >= 0 and a.max() < 1)
+
+
+def test_list_index_of_a_captured_tensor_reads_its_current_value():
+    w = graphc.arange(6.0)
+    f = graphc.compile(lambda: w[[0, 2]] * 1)
+    assert f().tolist() == [0.0, 2.0]
+    w.add_(10)  # in place: the compiled program must see it, not a value baked at trace time
+    assert f().tolist() == [10.0, 12.0]
