@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ..composite import _label, clamp, exp, gather, log, log1p, log_softmax, where
 from ..ir import dtypes as dt
-from ..ir.errors import DTypeError, ShapeError, ValueArgumentError
 from ..ir.core import _state
+from ..ir.errors import DTypeError, ShapeError, ValueArgumentError
 from ..tensor import Tensor, _t
 from ._errors import InvalidArgument
 
