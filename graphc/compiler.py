@@ -250,6 +250,9 @@ class Program:
     guards: list[tuple] = field(default_factory=list)  # see check_guards
     grad_guards: list[tuple] = field(default_factory=list)  # (tensor, its .grad when traced)
     rngs: list[tuple] = field(default_factory=list)  # (generator, draws per call)
+    # a Module's outputs need gradients (grad mode on, parameters that require grad, no
+    # backward() inside): the native program has none to give, so such calls run eagerly
+    needs_autograd: bool = False
 
     def __post_init__(self) -> None:
         # captured tensors keep their storage (the guards check it): bound to the native
@@ -367,9 +370,13 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
         raise CompileError(f"compile({name}): code generation failed: {e}") from e
     targets = [("arg", handler.arguments[id(t)]) if id(t) in handler.arguments else
                ("tensor", t) for t, _ in writes]
+    # a compiled Module must behave like the module, so one whose outputs need gradients
+    # runs eagerly (see CompiledFunction._eager); a compiled function returns them detached
+    needs_autograd = (hasattr(fn, "training") and _state.grad_enabled and
+                      not handler.backward_graphs and any(n.requires_grad for n in out_nodes))
     return Program(graph, optimized, native, inputs, captured, out_template, len(out_nodes),
                    targets, [(t, g is not None) for t, g in grads], handler.backward_graphs,
-                   guards, grad_guards, [(g, n) for g, _, _, n in rngs])
+                   guards, grad_guards, [(g, n) for g, _, _, n in rngs], needs_autograd)
 
 
 def _scope(fn: Callable) -> dict[str, Callable[[], Any]]:
@@ -497,6 +504,7 @@ class CompiledFunction:
         # dtype, requires_grad) -> (program, its full signature key)
         self.fast: dict[tuple, tuple[Program, tuple]] = {}
         self.has_training = hasattr(fn, "training")
+        self.warned_eager = False
 
     def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list[Tensor]]:
         sig = signature(self.fn, args, kwargs)
@@ -527,13 +535,25 @@ class CompiledFunction:
                 key = None
             else:
                 hit = self.fast.get(key)
-                if hit is not None and not hit[0].stale():
+                if hit is not None and not hit[0].stale() and not hit[0].needs_autograd:
                     self.last, self.last_key = hit
                     return hit[0].run(args)
         program, tensors = self._program(args, kwargs)
         if key is not None and all(isinstance(a, Tensor) for a in args):
             self.fast[key] = (program, self.last_key)
+        if program.needs_autograd:
+            return self._eager(args, kwargs)
         return program.run(tensors)
+
+    def _eager(self, args: tuple, kwargs: dict):
+        if not self.warned_eager:
+            self.warned_eager = True
+            warnings.warn(f"graphc.compile({self.name}): its outputs need gradients here "
+                          "(grad mode on, parameters that require grad), which compiled code "
+                          "does not give yet, so it runs eagerly. Compile the whole training "
+                          "step (forward, loss.backward(), optimizer.step()) instead, or call "
+                          "it under graphc.no_grad() for inference", stacklevel=3)
+        return self.fn(*args, **kwargs)
 
     def __getattr__(self, name: str):
         """The compiled module's own attributes: ``parameters()``, ``train()``, ``eval()``..."""

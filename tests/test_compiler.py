@@ -469,3 +469,21 @@ def test_list_index_of_a_captured_tensor_reads_its_current_value():
     assert f().tolist() == [0.0, 2.0]
     w.add_(10)  # in place: the compiled program must see it, not a value baked at trace time
     assert f().tolist() == [10.0, 12.0]
+
+
+def test_a_compiled_module_whose_outputs_need_gradients_runs_eagerly_and_says_so():
+    graphc.manual_seed(0)
+    m = graphc.nn.Linear(3, 2)
+    cm = graphc.compile(m)
+    x = graphc.randn(4, 3)
+    with pytest.warns(UserWarning, match="Compile the whole training step"):
+        out = cm(x)
+    assert out.requires_grad and out.grad_fn is not None  # PyTorch code training it works
+    out.sum().backward()
+    np.testing.assert_allclose(m.weight.grad.numpy(), np.tile(x.numpy().sum(0), (2, 1)),
+                               rtol=1e-6)
+    with graphc.no_grad():  # inference: the native program
+        got = cm(x)
+    assert not got.requires_grad
+    np.testing.assert_allclose(got.numpy(), m(x).detach().numpy(), rtol=1e-6)
+    assert cm.last.native is not None and not cm.last.needs_autograd
