@@ -177,6 +177,10 @@ class NativeProgram:
                 calls.append(proto(self.compiled.address(f"segment{i}")))
             self.steps = [calls[s] if isinstance(s, int) else s for s in steps]
         self.simple = self.simple and self.prologue
+        # outputs copied out of memory that never moves (the arena, constants): their numpy
+        # views are made once, not per call
+        self.fixed_views = {i: self.array(v) for i, (kind, v) in enumerate(p.outputs)
+                            if kind == "copy" and p.buffers[v.slot].kind in ("arena", "const")}
         self.errors = p.buffers[p.error_slot].value if p.error_slot is not None else None
 
     def bind(self, index: int, x: np.ndarray) -> bool:
@@ -224,11 +228,13 @@ class NativeProgram:
                 if self.errors is not None and self.errors[0]:
                     self._raise()
         results = []
-        for kind, v in self.plan.outputs:
+        fixed = self.fixed_views
+        for i, (kind, v) in enumerate(self.plan.outputs):
             if kind == "own":
                 results.append(arrays[v.slot])
             elif kind == "copy":
-                results.append(np.array(self.array(v), copy=True))
+                view = fixed.get(i)
+                results.append(np.array(self.array(v) if view is None else view, copy=True))
             else:
                 results.append(v)
         return results
