@@ -777,24 +777,27 @@ def test_compiled_module_inference_respects_train_and_eval():
     assert list(compiled.state_dict()) == list(model.state_dict())
     rng = np.random.default_rng(0)
     x = graphc.tensor(rng.standard_normal((5, 6)).astype(np.float32))
-    for _ in range(2):  # train mode: batch stats, running stats written back, dropout draws
-        graphc.manual_seed(7)
-        want = eager(x)
-        graphc.manual_seed(7)
-        got = compiled(x)
-        _close(got.detach().numpy(), want.detach().numpy(), what="train output")
-    _compare_state(model, eager)
-    assert int(model[1].num_batches_tracked) == 2
-    assert compiled.eval() is model and not model[3].training
-    eager.eval()
-    want = eager(x).detach().numpy()
-    for _ in range(2):  # deterministic, and the running stats stay put
-        _close(compiled(x).detach().numpy(), want, what="eval output")
-    _compare_state(model, eager)
-    with graphc.no_grad():  # the compiled module reads its parameters at every call
-        model[4].bias.add_(1.0)
+    # under no_grad: outputs that need no gradients run natively (with grad mode on, a
+    # compiled module runs eagerly; see test_compiler)
+    with graphc.no_grad():
+        for _ in range(2):  # train mode: batch stats, running stats written back, dropout
+            graphc.manual_seed(7)
+            want = eager(x)
+            graphc.manual_seed(7)
+            got = compiled(x)
+            assert not compiled.last.needs_autograd
+            _close(got.numpy(), want.numpy(), what="train output")
+        _compare_state(model, eager)
+        assert int(model[1].num_batches_tracked) == 2
+        assert compiled.eval() is model and not model[3].training
+        eager.eval()
+        want = eager(x).numpy()
+        for _ in range(2):  # deterministic, and the running stats stay put
+            _close(compiled(x).numpy(), want, what="eval output")
+        _compare_state(model, eager)
+        model[4].bias.add_(1.0)  # the compiled module reads its parameters at every call
         eager[4].bias.add_(1.0)
-    _close(compiled(x).detach().numpy(), eager(x).detach().numpy(), what="after update")
+        _close(compiled(x).numpy(), eager(x).numpy(), what="after update")
     assert len(compiled.cache) == 2 and compiled.retraces == 1  # one program per mode
 
 
@@ -811,7 +814,10 @@ def test_compiled_batchnorm_cumulative_average_equals_eager():
     xs = [graphc.tensor(rng.standard_normal((6, 3)).astype(np.float32) + i) for i in range(4)]
     eager, model = nn.BatchNorm1d(3, momentum=None), nn.BatchNorm1d(3, momentum=None)
     compiled = graphc.compile(model)
-    for x in xs:
-        _close(compiled(x).detach().numpy(), eager(x).detach().numpy(), what="output")
+    with graphc.no_grad():  # natively (see test_compiled_module_inference_respects_...)
+        for x in xs:
+            _close(compiled(x).numpy(), eager(x).numpy(), what="output")
+            assert not compiled.last.needs_autograd
     _compare_state(model, eager)
     assert int(model.num_batches_tracked) == 4
+    assert len(compiled.cache) == 1 and compiled.retraces == 0
