@@ -398,7 +398,7 @@ def _scope(fn: Callable) -> dict[str, Callable[[], Any]]:
         for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
             scope[name] = functools.partial(_cell_contents, cell)
     # modules the function reaches (itself included) name their parameters and buffers
-    for name, get in list(scope.items()):
+    for name, get in [("self", functools.partial(_constant, owner)), *scope.items()]:
         for path, t in _module_tensors(get()):
             scope.setdefault(f"{name}.{path}", functools.partial(_constant, t))
     return scope

@@ -487,3 +487,16 @@ def test_a_compiled_module_whose_outputs_need_gradients_runs_eagerly_and_says_so
     assert not got.requires_grad
     np.testing.assert_allclose(got.numpy(), m(x).detach().numpy(), rtol=1e-6)
     assert cm.last.native is not None and not cm.last.needs_autograd
+
+
+def test_module_parameters_are_named_in_the_ir():
+    model = graphc.nn.Sequential(graphc.nn.Linear(3, 2))
+    compiled = graphc.compile(model)
+    with graphc.no_grad():
+        compiled(graphc.ones(4, 3))
+    head = compiled.ir("graph").splitlines()[0]
+    assert "%self_0_weight: f32[2,3] param" in head and "%self_0_bias: f32[2] param" in head
+    step = graphc.compile(lambda x: model(x).sum())
+    with graphc.no_grad():
+        step(graphc.ones(4, 3))
+    assert "%model_0_weight: f32[2,3] param" in step.ir("graph").splitlines()[0]
