@@ -1,8 +1,29 @@
 """Timing shared by the benchmarks: best of several repeats, candidates in turns."""
 from __future__ import annotations
 
+import os
+import sys
 import timeit
 from collections.abc import Callable
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "GRAPHC_NUM_THREADS")
+
+
+def thread_env(n: int) -> dict[str, str]:
+    """This process's environment with every library's thread count set to ``n``.
+    Candidates are timed in turns: idle OpenMP/OpenBLAS workers must sleep, not spin on
+    the cores the next candidate's threads need (a spinning torch worker halved graphc's
+    two-thread W1 and numpy's BLAS); PASSIVE costs the big kernels timed here nothing."""
+    return {**os.environ, **{v: str(n) for v in THREAD_VARS}, "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def with_threads(n: int) -> None:
+    """Restart this script with thread_env(n) unless it has it already: numpy's BLAS and
+    torch read their thread counts when they load."""
+    env = thread_env(n)
+    if any(os.environ.get(k) != env[k] for k in (*THREAD_VARS, "OMP_WAIT_POLICY")):
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 def _calibrate(timer: timeit.Timer, target_s: float) -> int:

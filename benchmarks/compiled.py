@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from _timing import best_times
+from _timing import best_times, thread_env, with_threads
 from _timing import versions as _timing_versions  # benchmarks/ is on the path when run as a script
 
 import graphc
@@ -34,8 +34,6 @@ except ImportError:
     torch = None
 
 THREAD_COUNTS = (1, 2)
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-               "GRAPHC_NUM_THREADS")
 WORKLOADS = ("W1", "W2", "W3", "W8")
 REPEATS, TARGET_S = 5, 0.1        # --quick: 3 repeats of 0.02 s, no torch.compile
 CANDIDATES = ("graphc", "numpy", "torch", "torch.compile")
@@ -278,20 +276,10 @@ def print_summary(results: dict[int, Result | None], only: list[str]) -> None:
 
 # ---------------------------------------------------------------- driver
 
-def thread_env(n: int) -> dict[str, str]:
-    # candidates are timed in turns: idle OpenMP/OpenBLAS workers must sleep, not spin on
-    # the cores the next candidate's threads need (a spinning torch worker halved graphc's
-    # two-thread W1 and numpy's BLAS); PASSIVE costs the big kernels timed here nothing
-    return {**os.environ, **{v: str(n) for v in THREAD_VARS}, "OMP_WAIT_POLICY": "PASSIVE"}
-
-
 def run_threads(opts: argparse.Namespace) -> Result:
     """This process's part: every workload at opts.threads threads."""
     n = opts.threads
-    if any(os.environ.get(v) != str(n) for v in THREAD_VARS) or \
-            os.environ.get("OMP_WAIT_POLICY") != "PASSIVE":
-        # numpy's BLAS reads its thread count when it loads: start again with it set
-        os.execve(sys.executable, [sys.executable, *sys.argv], thread_env(n))
+    with_threads(n)
     how = f"OMP/OPENBLAS/MKL/GRAPHC_NUM_THREADS={n}"
     if torch is not None:
         torch.set_num_threads(n)

@@ -19,10 +19,7 @@ import sys
 import time
 
 import numpy as np
-from _timing import best_times, versions  # benchmarks/ is on the path when run as a script
-
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-               "GRAPHC_NUM_THREADS")
+from _timing import best_times, versions, with_threads  # benchmarks/ is on sys.path
 
 
 def mlp(lib, sizes: tuple[int, ...]):
@@ -136,9 +133,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     opts = p.parse_args()
     n = opts.threads
-    env = {**{v: str(n) for v in THREAD_VARS}, "OMP_WAIT_POLICY": "PASSIVE"}
-    if any(os.environ.get(k) != v for k, v in env.items()):  # BLAS reads these at import
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **env})
+    with_threads(n)
     import graphc
     graphc.set_num_threads(n)
     try:
