@@ -821,3 +821,27 @@ def test_compiled_batchnorm_cumulative_average_equals_eager():
     _compare_state(model, eager)
     assert int(model.num_batches_tracked) == 4
     assert len(compiled.cache) == 1 and compiled.retraces == 0
+
+
+def test_class_targets_must_be_int64_or_uint8_like_pytorch():
+    x = graphc.tensor(np.arange(12, dtype=np.float32).reshape(4, 3) / 7)
+    idx = [0, 1, 2, 0]
+    torch_ce = None
+    if torch is not None:
+        torch_ce = torch.nn.functional.cross_entropy(torch.tensor(x.numpy()), torch.tensor(idx))
+    want = float(nn.functional.cross_entropy(x, graphc.tensor(idx)))
+    if torch_ce is not None:
+        assert abs(want - float(torch_ce)) < 1e-6
+    got = nn.functional.cross_entropy(x, graphc.tensor(idx, dtype=graphc.uint8))
+    assert abs(float(got) - want) < 1e-6
+    with pytest.raises(RuntimeError, match="int64 or uint8.*got int32"):
+        nn.functional.cross_entropy(x, graphc.tensor(idx, dtype=graphc.int32))
+
+
+def test_load_state_dict_names_a_value_that_is_not_a_tensor():
+    m = nn.Linear(2, 2)
+    with pytest.raises(RuntimeError, match='parameter named "weight".*<class \'str\'>'):
+        m.load_state_dict({"weight": "x", "bias": graphc.ones(2)})
+    m.load_state_dict({"weight": np.eye(2, dtype=np.float32), "bias": [1.0, 2.0]})  # values
+    np.testing.assert_array_equal(m.weight.detach().numpy(), np.eye(2))
+    np.testing.assert_array_equal(m.bias.detach().numpy(), [1.0, 2.0])

@@ -98,9 +98,9 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def _class_targets(x: Tensor, target: Tensor, op: str) -> None:
     """PyTorch's shape checks of (N, C, d1, ...) or (C,) input against class indices."""
-    if target.dtype.kind != dt.INT:
-        raise DTypeError(f"{op}(): expected a target of class indices of dtype int64 (or class "
-                         f"probabilities of input's shape {list(x.shape)}), got "
+    if target.dtype not in (dt.int64, dt.uint8):  # PyTorch: "Long or Byte"
+        raise DTypeError(f"{op}(): expected a target of class indices of dtype int64 or uint8 "
+                         f"(or class probabilities of input's shape {list(x.shape)}), got "
                          f"{target.dtype.name} {list(target.shape)}")
     if x.ndim < 1:
         raise ShapeError(f"{op}(): input must have at least 1 dimension, got {list(x.shape)}")

@@ -284,7 +284,13 @@ class Module:
                 src = state_dict[key]
                 if not isinstance(src, Tensor):
                     from ...creation import as_tensor
-                    src = as_tensor(src)
+                    try:  # numpy arrays and numbers are taken, as values
+                        src = as_tensor(src)
+                    except Exception:  # noqa: BLE001
+                        mismatched.append(f'While copying the parameter named "{key}", expected '
+                                          f"a Tensor or array from the checkpoint but received "
+                                          f"{type(src)}")
+                        continue
                 if tuple(src.shape) != tuple(cur.shape):
                     mismatched.append(
                         f"size mismatch for {key}: copying a param with shape {src.shape} from "
