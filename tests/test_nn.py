@@ -845,3 +845,11 @@ def test_load_state_dict_names_a_value_that_is_not_a_tensor():
     m.load_state_dict({"weight": np.eye(2, dtype=np.float32), "bias": [1.0, 2.0]})  # values
     np.testing.assert_array_equal(m.weight.detach().numpy(), np.eye(2))
     np.testing.assert_array_equal(m.bias.detach().numpy(), [1.0, 2.0])
+
+
+def test_container_indices_out_of_range_raise():
+    pl = nn.ParameterList([graphc.ones(1), graphc.ones(2)])
+    assert pl[-1].shape == (2,) and pl[0].shape == (1,)
+    for c in (pl, nn.Sequential(nn.ReLU(), nn.Tanh()), nn.ModuleList([nn.ReLU(), nn.Tanh()])):
+        with pytest.raises(IndexError, match="index 5 is out of range"):
+            c[5]  # ParameterList used to wrap around to c[1]

@@ -7,6 +7,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from .module import Module, Parameter
 
 
+def _key_at(table: dict, i: int) -> str:
+    """The key of the ``i``-th entry (negative counts from the end), or IndexError."""
+    n = len(table)
+    if not -n <= i < n:
+        raise IndexError(f"index {i} is out of range for a container of {n}")
+    return list(table)[i % n]
+
+
 class Sequential(Module):
     """Modules applied in order; ``Sequential(OrderedDict(...))`` names them."""
 
@@ -24,22 +32,16 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def _index(self, i: int) -> str:
-        n = len(self._modules)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} is out of range")
-        return list(self._modules)[i % n]
-
     def __getitem__(self, i):
         if isinstance(i, slice):
             return type(self)(OrderedDict(list(self._modules.items())[i]))
-        return self._modules[self._index(i)]
+        return self._modules[_key_at(self._modules, i)]
 
     def __setitem__(self, i: int, m: Module) -> None:
-        setattr(self, self._index(i), m)
+        setattr(self, _key_at(self._modules, i), m)
 
     def __delitem__(self, i) -> None:
-        keys = list(self._modules)[i] if isinstance(i, slice) else [self._index(i)]
+        keys = list(self._modules)[i] if isinstance(i, slice) else [_key_at(self._modules, i)]
         for k in keys:
             del self._modules[k]
         # PyTorch renumbers: names stay 0..n-1
@@ -67,19 +69,13 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def _key(self, i: int) -> str:
-        n = len(self._modules)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} is out of range")
-        return str(i % n)
-
     def __getitem__(self, i):
         if isinstance(i, slice):
             return type(self)(list(self._modules.values())[i])
-        return self._modules[self._key(i)]
+        return self._modules[_key_at(self._modules, i)]
 
     def __setitem__(self, i: int, m: Module) -> None:
-        self.add_module(self._key(i), m)
+        self.add_module(_key_at(self._modules, i), m)
 
     def __delitem__(self, i) -> None:
         mods = list(self._modules.values())
@@ -165,7 +161,7 @@ class ParameterList(Module):
             self.append(v)
 
     def __getitem__(self, i: int) -> Parameter:
-        return self._parameters[str(i % len(self))]
+        return self._parameters[_key_at(self._parameters, i)]
 
     def __len__(self) -> int:
         return len(self._parameters)
