@@ -355,7 +355,7 @@ class Module:
                 if p is None:
                     continue
                 new = fn(p.detach())
-                if new is not p.detach() and new._node.value is not p._node.value:
+                if new._node.value is not p._node.value:  # converted: new memory
                     p.data = new
                     if p._grad is not None:
                         p._grad = fn(p._grad)
