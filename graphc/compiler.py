@@ -35,10 +35,12 @@ from .ir.passes import optimize
 from .ir.printer import print_graph
 from .ir.verify import verify
 from .runtime.cpu import NativeProgram
+from .runtime.gpu import GpuProgram
 from .tensor import Tensor, _wrap
+from .tensor import device as tensor_device
 
 RETRACE_WARNING = 8
-STAGES = ("graph", "grad", "optimized", "kernels", "llvm")
+STAGES = ("graph", "grad", "optimized", "kernels", "llvm", "ptx")
 
 
 class CompileError(GraphcError, RuntimeError):
@@ -325,8 +327,8 @@ def _own(v, d: dt.DType | None = None) -> Tensor:
     return _wrap(make_leaf(v.shape, d, v))
 
 
-def trace(fn: Callable, sig: Signature, name: str) -> Program:
-    """Run ``fn`` once on symbolic tensors and build its Program."""
+def trace(fn: Callable, sig: Signature, name: str, device: str = "cpu") -> Program:
+    """Run ``fn`` once on symbolic tensors and build its Program for ``device``'s type."""
     handler = TracingHandler()
     inputs = []
     for path, t in zip(sig.paths, sig.tensors):
@@ -365,7 +367,7 @@ def trace(fn: Callable, sig: Signature, name: str) -> Program:
     except Exception as e:  # a malformed graph is always graphc's bug
         raise CompileError(f"compile({name}): the traced graph does not verify: {e}") from e
     try:
-        native = NativeProgram(optimized)
+        native = GpuProgram(optimized) if device == "cuda" else NativeProgram(optimized)
     except Exception as e:  # LLVM refused our IR: also graphc's bug, never a crash
         raise CompileError(f"compile({name}): code generation failed: {e}") from e
     targets = [("arg", handler.arguments[id(t)]) if id(t) in handler.arguments else
@@ -494,7 +496,7 @@ class CompiledFunction:
         functools.update_wrapper(self, fn, updated=() if hasattr(fn, "training") else
                                  functools.WRAPPER_UPDATES)
         self.fn = fn
-        self.device = device
+        self.device = None if device is None else tensor_device(device).type
         self.cache: dict[tuple, Program] = {}
         self.last: Program | None = None
         self.last_key: tuple | None = None
@@ -520,7 +522,8 @@ class CompiledFunction:
                     warnings.warn(f"graphc.compile({self.name}) has retraced {self.retraces} "
                                   f"times (last: {reason}); calls with varying shapes or "
                                   "static values each compile anew", stacklevel=3)
-            program = self.cache[sig.key] = trace(self.fn, sig, self.name)
+            device = self.device or ("cuda" if any(t.is_cuda for t in sig.tensors) else "cpu")
+            program = self.cache[sig.key] = trace(self.fn, sig, self.name, device)
             _report(program, self.name)
         self.last, self.last_key = program, sig.key
         return program, sig.tensors
@@ -576,7 +579,7 @@ class CompiledFunction:
             return self.last.backward_graphs
         if stage == "optimized":
             return [self.last.optimized]
-        if stage in ("kernels", "llvm", "llvm-unoptimized"):
+        if stage in ("kernels", "llvm", "llvm-unoptimized", "ptx"):
             return [stage]
         raise ArgumentError(f"{self.name}.ir(): unknown stage {stage!r}; expected one of "
                             f"{STAGES}")
@@ -586,6 +589,11 @@ class CompiledFunction:
         native = self.last.native
         if stage == "kernels":
             return native.describe()
+        if stage == "ptx":  # a CPU program's graph lowered for the GPU on request
+            gpu = native if isinstance(native, GpuProgram) else GpuProgram(self.last.optimized)
+            return gpu.ptx
+        if isinstance(native, GpuProgram) and stage in ("llvm", "llvm-unoptimized"):
+            return native.llvm_ir
         if stage in ("llvm", "llvm-unoptimized"):
             if native.compiled is None:
                 return "; no kernels: every node runs in the interpreter"
@@ -615,7 +623,9 @@ def _report(program: Program, name: str) -> None:
             print(f"--- graphc.compile({name}): {stage}", file=sys.stderr)
             print("\n".join(print_graph(g) for g in graphs), file=sys.stderr)
     native = program.native
-    llvm_ir = native.compiled.optimized_ir if native.compiled else "; no kernels\n"
+    gpu = isinstance(native, GpuProgram)
+    llvm_ir = native.llvm_ir if gpu else \
+        native.compiled.optimized_ir if native.compiled else "; no kernels\n"
     for stage, text, at in (("kernels", native.describe(), 3), ("llvm", llvm_ir, 4)):
         if level >= at:
             print(f"--- graphc.compile({name}): {stage}", file=sys.stderr)
@@ -635,6 +645,9 @@ def _report(program: Program, name: str) -> None:
             f.write(native.describe() + "\n")
         with open(base + ".ll", "w") as f:
             f.write(llvm_ir)
+        if gpu:
+            with open(base + ".ptx", "w") as f:
+                f.write(native.ptx)
 
 
 def _debug_level() -> int:

@@ -28,7 +28,7 @@ from ..ir import dtypes as dt
 from ..ir.core import Node
 from ..ir.shapes import numel
 from .kernel import Kernel, Plan, Rows, View, contiguous_strides
-from .lower import Emitter, arith, convert, extreme, llvm_type
+from .lower import LOWERINGS, Emitter, arith, convert, extreme, llvm_type
 
 I1 = ir.IntType(1)
 I8 = ir.IntType(8)
@@ -72,23 +72,23 @@ class Loops:
         self.b = b
         self.stack: list = []
 
-    def open(self, lo, hi, name: str = "i"):
+    def open(self, lo, hi, name: str = "i", step=None):
         b = self.b
         fn = b.function
         head, body, end = (fn.append_basic_block(f"{name}_{s}") for s in ("head", "body", "end"))
         before = b.block
         b.branch(head)
         b.position_at_end(head)
-        i = b.phi(I64, name=name)
+        i = b.phi(lo.type, name=name)
         i.add_incoming(lo, before)
         b.cbranch(b.icmp_signed("<", i, hi), body, end)
         b.position_at_end(body)
-        self.stack.append((i, head, end))
+        self.stack.append((i, head, end, step if step is not None else ir.Constant(i.type, 1)))
         return i
 
     def close(self) -> None:
-        i, head, end = self.stack.pop()
-        i.add_incoming(self.b.add(i, const(1)), self.b.block)
+        i, head, end, step = self.stack.pop()
+        i.add_incoming(self.b.add(i, step), self.b.block)
         self.b.branch(head)
         self.b.position_at_end(end)
 
@@ -121,26 +121,46 @@ def _coalesce(domain: tuple, reduced: tuple, operands: dict,
 class KernelEmitter:
     """Emits one kernel's body and wrapper into ``module``."""
 
+    LOWERINGS = LOWERINGS  # op name -> rule emitting one element (lower.py)
+
     def __init__(self, module: ir.Module, plan: Plan, k: Kernel) -> None:
         self.module, self.plan, self.k = module, plan, k
         slots = sorted({v.slot for v in k.reads.values()} | {k.out.slot} |
                        ({plan.error_slot} if k.check else set()))
         self.slots = slots
         self.types = {s: llvm_type(plan.buffers[s].dtype, memory=True) for s in slots}
-        args = [I64, I64] + [self.types[s].as_pointer() for s in slots]
-        self.body = ir.Function(module, ir.FunctionType(VOID, args), name=f"{k.name}_body")
-        self.body.attributes.add("alwaysinline")
-        self.body.linkage = "internal"  # gone once inlined: LLVM compiles it once, not twice
-        for a in self.body.args[2:]:
-            a.add_attribute("noalias")
-        self.b = ir.IRBuilder(self.body.append_basic_block("entry"))
-        self.start, self.end = self.body.args[:2]
-        self.ptr = dict(zip(slots, self.body.args[2:]))
         self.par_size = 1
+
+    def function(self, name: str) -> ir.Function:
+        """Start function ``name(i64 start, i64 end, T* noalias buffers...)``, the kernel's
+        body, and emit into it from now on."""
+        args = [I64, I64] + [self.types[s].as_pointer() for s in self.slots]
+        fn = ir.Function(self.module, ir.FunctionType(VOID, args), name=name)
+        fn.attributes.add("alwaysinline")
+        fn.linkage = "internal"  # gone once inlined: LLVM compiles it once, not twice
+        for a in fn.args[2:]:
+            a.add_attribute("noalias")
+        self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.start, self.end = fn.args[:2]
+        self.ptr = dict(zip(self.slots, fn.args[2:]))
+        return fn
+
+    def points(self, domain: tuple) -> list:
+        """Open a loop nest over ``domain`` (dim 0 bounded by [start, end), the parallel
+        dim); returns the index per dim. ``end_points`` closes it."""
+        self.loops = Loops(self.b)
+        self.par_size = domain[0] if domain else 1
+        return [self.loops.open(self.start, self.end, "d0") if i == 0 else
+                self.loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
+
+    def end_points(self, domain: tuple) -> None:
+        for _ in domain:
+            self.loops.close()
 
     def emit(self) -> int:
         """Emit the kernel; returns the size of its parallel dim."""
         k = self.k
+        self.body = self.function(f"{k.name}_body")
         if k.kind == "matmul":
             from .matmul import emit_matmul
             emit_matmul(self)
@@ -189,7 +209,7 @@ class KernelEmitter:
         for key, off in offsets.items():
             if key not in values:
                 values[key] = self.load(k.reads[key], off)
-        e = Emitter(self.b, self.module)
+        e = Emitter(self.b, self.module, self.LOWERINGS)
         for m in k.nodes:
             ops = [values[id(x)] if type(x) is Node else (None, None) for x in m.inputs]
             values[id(m)] = (e.emit(m, ops), m.dtype)
@@ -205,7 +225,7 @@ class KernelEmitter:
     # -- map and reduce kernels
 
     def elementwise(self) -> None:
-        k, b = self.k, self.b
+        k = self.k
         domain = k.domain
         out_strides = _out_strides(domain, k.reduced)
         operands = {key: v.broadcast_strides(domain) for key, v in k.reads.items()}
@@ -217,80 +237,79 @@ class KernelEmitter:
                 if self.plan.buffers[slot].kind == "row":
                     operands[key] = (0,) + tuple(operands[key][1:])
         dims, strides = _coalesce(domain, k.reduced, operands, rows=k.rows)
+        if k.kind != "reduce":
+            sizes = tuple(size for size, _ in dims)
+            offs, out = self.point(strides, dict(enumerate(self.points(sizes))))
+            self.store(out, *self.evaluate(offs)[id(k.value)])
+            self.end_points(sizes)
+        else:
+            self.reduction(dims, strides)
+
+    def point(self, strides: dict, idx: dict) -> tuple[dict, object]:
+        """The offsets of every read and of the output at index ``idx`` (dim -> index) of
+        the coalesced domain whose per-operand strides are ``strides``."""
+        k = self.k
+        order = sorted(idx)
+        at = [idx[i] for i in order]
+        offs = {key: self.offset(k.reads[key].offset, [strides[key][i] for i in order], at)
+                for key in k.reads}
+        return offs, self.offset(0, [strides["out"][i] for i in order], at)
+
+    def reduction(self, dims: list, strides: dict) -> None:
+        """A sum or max over the reduced dims of the coalesced domain ``dims``."""
+        k, b = self.k, self.b
         kept = [i for i, (_, r) in enumerate(dims) if not r]
         par = kept[0] if kept else None
         self.par_size = dims[par][0] if par is not None else 1
         loops = Loops(b)
-        reduce = k.kind == "reduce"
-        inner = reduce and dims and dims[-1][1]
 
         def bounds(i):
             return (self.start, self.end) if i == par else (const(0), const(dims[i][0]))
 
-        def point(idx: dict):
-            order = sorted(idx)
-            at = [idx[i] for i in order]
-            offs = {key: self.offset(k.reads[key].offset, [strides[key][i] for i in order], at)
-                    for key in k.reads}
-            out = self.offset(0, [strides["out"][i] for i in order], at)
-            return offs, out
-
-        if not reduce:
-            idx = {i: loops.open(*bounds(i), f"d{i}") for i in range(len(dims))}
-            offs, out = point(idx)
-            self.store(out, *self.evaluate(offs)[id(k.value)])
-            for _ in dims:
-                loops.close()
-            return
         d = k.root.dtype
         op = k.root.op.name
-        if inner:
+        if dims and dims[-1][1]:
             acc = _entry_alloca(b, llvm_type(d))
             idx = {i: loops.open(*bounds(i), f"d{i}") for i in kept}
             b.store(_identity(op, d), acc)
             reduced = [i for i in range(len(dims)) if dims[i][1]]
             idx.update({i: loops.open(*bounds(i), f"r{i}") for i in reduced})
-            offs, _ = point(idx)
+            offs, _ = self.point(strides, idx)
             v, vd = self.evaluate(offs)[id(k.value)]
             b.store(_combine(b, op, b.load(acc), convert(b, v, vd, d), d), acc)
             for _ in reduced:
                 loops.close()
-            _, out = point({i: idx[i] for i in kept})
+            _, out = self.point(strides, {i: idx[i] for i in kept})
             self.store(out, b.load(acc), d)
             for _ in kept:
                 loops.close()
             return
         # the innermost dim is kept: accumulate in the output, walking memory in order
         idx = {i: loops.open(*bounds(i), f"z{i}") for i in kept}
-        self.store(point(idx)[1], _identity(op, d), d)
+        self.store(self.point(strides, idx)[1], _identity(op, d), d)
         for _ in kept:
             loops.close()
         idx = {i: loops.open(*bounds(i), f"d{i}") for i in range(len(dims))}
-        offs, out = point(idx)
+        offs, out = self.point(strides, idx)
         v, vd = self.evaluate(offs)[id(k.value)]
         at = b.gep(self.ptr[k.out.slot], [out])
         b.store(_combine(b, op, b.load(at), convert(b, v, vd, d), d, fast=False), at)
         for _ in dims:
             loops.close()
 
-
     def gather(self) -> None:
         """out[c] = x[c with c[axis] replaced by index[c]]."""
-        k, b = self.k, self.b
+        k = self.k
         x, index = k.root.inputs
         domain = k.domain
-        loops = Loops(b)
-        idx = [loops.open(self.start, self.end, "d0") if i == 0 else
-               loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
-        self.par_size = domain[0] if domain else 1
+        idx = self.points(domain)
         vx, coords = k.reads[id(x)], self._indexed(x, index, idx)
         out = self.offset(0, contiguous_strides(domain), idx)
         if numel(x.shape) == 0:  # every index is out of bounds: record it, read nothing
             self.store(out, _identity("sum", x.dtype), x.dtype)
         else:
             self.store(out, *self.load(vx, self.offset(vx.offset, list(vx.strides), coords)))
-        for _ in domain:
-            loops.close()
+        self.end_points(domain)
 
     def scatter_add(self) -> None:
         """out = base, then out[c with c[axis] replaced by index[c]] += src[c] for every c
@@ -330,11 +349,8 @@ class KernelEmitter:
             return const(int(x) & 0xFFFFFFFFFFFFFFFF)
         seed, offset = (scalar(x) for x in n.inputs)
         mask, s32 = const(R.MASK32), const(32)
-        loops = Loops(b)
         domain = k.domain
-        idx = [loops.open(self.start, self.end, "d0") if i == 0 else
-               loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
-        self.par_size = domain[0] if domain else 1
+        idx = self.points(domain)
         i = self.offset(0, contiguous_strides(domain), idx)
         c = [b.and_(i, mask), b.lshr(i, s32), b.and_(offset, mask), b.lshr(offset, s32)]
         k0, k1 = b.and_(seed, mask), b.lshr(seed, s32)
@@ -353,8 +369,7 @@ class KernelEmitter:
         else:
             u = b.fmul(b.uitofp(b.lshr(c[0], const(8)), t), ir.Constant(t, 1.0 / (1 << 24)))
         self.store(i, u, n.dtype)
-        for _ in domain:
-            loops.close()
+        self.end_points(domain)
 
     def _indexed(self, x: Node, index: Node, idx: list) -> list:
         """``idx`` with its ``axis`` coordinate replaced by the index read at ``idx``. An
@@ -381,10 +396,7 @@ class KernelEmitter:
         they never leave the buffer."""
         k, b = self.k, self.b
         domain = k.domain
-        loops = Loops(b)
-        idx = [loops.open(self.start, self.end, "d0") if i == 0 else
-               loops.open(const(0), const(d), f"d{i}") for i, d in enumerate(domain)]
-        self.par_size = domain[0] if domain else 1
+        idx = self.points(domain)
         d = k.root.dtype
         from .lower import literal
         result = literal(k.fill, d)
@@ -402,8 +414,7 @@ class KernelEmitter:
             value, src = self.load(v, b.select(inside, at, const(v.offset)))
             result = b.select(inside, convert(b, value, src, d), result)
         self.store(self.offset(0, contiguous_strides(domain), idx), result, d)
-        for _ in domain:
-            loops.close()
+        self.end_points(domain)
 
 
 def _out_strides(domain: tuple, reduced: tuple) -> tuple:

@@ -232,8 +232,10 @@ def category(n: Node) -> str:
     return "interp"
 
 
-def plan(graph: Graph) -> Plan:
-    """Decide where every value lives and which kernels compute them, in graph order."""
+def plan(graph: Graph, rows: bool = True) -> Plan:
+    """Decide where every value lives and which kernels compute them, in graph order.
+    ``rows``: group kernels into Rows (the CPU's cache blocking; a GPU runs every kernel
+    over the whole domain)."""
     consumers: dict[int, list[Node]] = {}
     for n in graph.nodes:
         for x in n.inputs:
@@ -295,8 +297,9 @@ def plan(graph: Graph) -> Plan:
     for b in p.buffers:
         if b.kind == "output" and b.slot not in claimed:
             b.kind = "arena"
-    p.steps = _group_rows(p)
-    _contract_rows(p)
+    if rows:
+        p.steps = _group_rows(p)
+        _contract_rows(p)
     _plan_arena(p)
     return p
 

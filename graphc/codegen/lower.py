@@ -1,5 +1,6 @@
 """The lowering table: one small entry per elementwise primitive, emitting the LLVM IR for
-one element. CPU kernels use it now; the PTX path will use the same table.
+one element, for CPU kernels and (with a few GPU entries swapped in, ``ptx.GPU_LOWERINGS``)
+GPU kernels.
 
 Values are (llvm value, graphc dtype) pairs; bools are i1 in registers and one byte
 in memory. Operands are converted to the op's computation type first (PyTorch's
@@ -67,12 +68,14 @@ def literal(x, d: dt.DType):
 class Emitter:
     """Emits one op's element: ``emit(node, operand values) -> llvm value``."""
 
-    def __init__(self, builder: ir.IRBuilder, module: ir.Module) -> None:
+    def __init__(self, builder: ir.IRBuilder, module: ir.Module,
+                 table: dict | None = None) -> None:
         self.b = builder
         self.module = module
+        self.table = LOWERINGS if table is None else table
 
     def emit(self, node: Node, operands: list) -> object:
-        rule = LOWERINGS[node.op.name]
+        rule = self.table[node.op.name]
         return rule(self, node, operands)
 
 

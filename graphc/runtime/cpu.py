@@ -240,13 +240,9 @@ class NativeProgram:
         return results
 
     def _raise(self) -> None:
-        """A kernel found a bad index: the error eager mode gives, and the traced line."""
-        from ..ir.errors import IndexValueError, format_loc
-        number, bad = (int(v) for v in self.errors)
+        bad = [int(v) for v in self.errors]
         self.errors[:] = 0
-        op, size, node = self.plan.checks[number - 1]
-        raise IndexValueError(f"{op}(): index {bad} is out of bounds for dimension with size "
-                              f"{size} (traced at {format_loc(node.loc)})")
+        raise_index_error(self.plan, bad)
 
     def array(self, v: View) -> np.ndarray:
         """View ``v`` as a numpy array over its buffer's memory."""
@@ -290,6 +286,16 @@ class NativeProgram:
             else:
                 lines.append(f"  interpret {s.op.name} {s.dtype.short}{list(s.shape)}")
         return "\n".join(lines)
+
+
+def raise_index_error(p, bad) -> None:
+    """A kernel found a bad index (``bad``: the error buffer's check number + 1 and
+    value): the error eager mode gives, and the traced line."""
+    from ..ir.errors import IndexValueError, format_loc
+    number, value = (int(v) for v in bad)
+    op, size, node = p.checks[number - 1]
+    raise IndexValueError(f"{op}(): index {value} is out of bounds for dimension with size "
+                          f"{size} (traced at {format_loc(node.loc)})")
 
 
 def _describe_kernel(s: Kernel) -> str:
