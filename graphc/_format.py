@@ -101,7 +101,7 @@ def tensor_repr(t, prefix: str = "tensor(") -> str:
         if node.dtype is not dt.get_default_dtype():
             suffixes.append(f"dtype={node.dtype!r}")
     else:
-        v = node.value
+        v = t._host("print")
         summarize = v.size > THRESHOLD
         fmt = _Formatter(_summarized(v) if summarize else v, node.dtype.kind)
         body = _body(v, indent, summarize, fmt)

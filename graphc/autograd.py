@@ -18,7 +18,8 @@ from .ir.core import LEAF, Node, _state, make_leaf, use_handler
 from .ir.errors import AutogradError, ShapeError
 from .ir.graph import Graph
 from .ir.printer import print_graph
-from .runtime import eager
+from .runtime import eager, gpu_eager, replay
+from .runtime.gpu_eager import copy_of, writable
 from .tensor import Tensor, _t, _wrap
 
 # ---------------------------------------------------------------- grad modes
@@ -127,7 +128,7 @@ def _seed(out: Tensor, grad) -> Node:
             raise AutogradError(f"grad can be implicitly created only for scalar outputs "
                                 f"(backward() on a tensor of shape {list(out.shape)}); pass "
                                 "`gradient` with the same shape")
-        return full(out.shape, 1, dtype=out.dtype)._node
+        return full(out.shape, 1, dtype=out.dtype, device=out.device)._node
     g = _t(grad)
     if g.shape != out.shape:
         raise ShapeError(f"Mismatch in shape: grad_output has a shape of {list(g.shape)} and "
@@ -157,17 +158,29 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     tracing = _state.handler.traces  # inside @graphc.compile: the gradient is traced too
     if tracing:
         _state.handler.note_backward(outs, wrt, order)
-    with use_handler(_state.handler if tracing else eager.CHECKED_EAGER), \
-            set_grad_enabled(create_graph):
-        grads_out = autodiff.backward_nodes(outs, seeds, wrt, order)
+    # a forward graph of a structure seen before: its recorded gradient graph, evaluated
+    # (numpy's: CUDA tensors take the per-op path, each op a GPU program)
+    device = next((s.value.device for s in seeds if type(s) is Node and
+                   gpu_eager.is_device_array(s.value)), None)
+    host = device is None
+    grads_out = None if tracing or create_graph or not host else \
+        replay.gradients(outs, seeds, wrt, order)
+    if grads_out is None:
+        gpu_eager.default_device[0] = device
+        try:
+            with use_handler(_state.handler if tracing else eager.CHECKED_EAGER), \
+                    set_grad_enabled(create_graph):
+                grads_out = autodiff.backward_nodes(outs, seeds, wrt, order)
+        finally:
+            gpu_eager.default_device[0] = None
     reused = {id(s) for s in seeds} | {id(n) for n in order}
     results = []
     for g in grads_out:
         if g is not None and not tracing and not (create_graph and g.requires_grad) and (
-                id(g) in reused or not g.value.flags.writeable):
+                id(g) in reused or not writable(g.value)):
             # never alias a user's tensor, nor hand out read-only memory (a sum's gradient
             # is an expanded view): ``.grad.zero_()`` and ``.grad += ...`` must work
-            g = make_leaf(g.shape, g.dtype, g.value.copy())
+            g = make_leaf(g.shape, g.dtype, copy_of(g.value))
         results.append(None if g is None else _wrap(g))
     if not (retain_graph if retain_graph is not None else create_graph) and not tracing:
         _free(order)
@@ -204,7 +217,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
         target = node.sink() if node.sink is not None else None
         if g is None or target is None:
             continue
-        if not create_graph:
+        if not create_graph and g.requires_grad:  # else g is history-free already
             g = g.detach()
         prev = target.grad
         if prev is None:

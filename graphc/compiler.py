@@ -36,6 +36,7 @@ from .ir.printer import print_graph
 from .ir.verify import verify
 from .runtime.cpu import NativeProgram
 from .runtime.gpu import GpuProgram
+from .runtime.gpu_eager import copy_into, is_device_array, writable
 from .tensor import Tensor, _wrap
 from .tensor import device as tensor_device
 
@@ -297,7 +298,7 @@ class Program:
         pos = self.n_outputs
         for kind, target in self.writes:
             t = tensors[target] if kind == "arg" else target
-            np.copyto(t._node.value, values[pos], casting="unsafe")
+            copy_into(t._node.value, values[pos])
             _refresh(t)  # new version, fresh node: as after an eager in-place op
             pos += 1
         for t, has in self.grad_writes:
@@ -305,8 +306,8 @@ class Program:
                 t._grad = None
                 continue
             g, v = t._grad, values[pos]
-            if g is not None and g.shape == v.shape and g._node.value.flags.writeable:
-                np.copyto(g._node.value, v, casting="unsafe")  # in place: the program reads
+            if g is not None and g.shape == v.shape and writable(g._node.value):
+                copy_into(g._node.value, v)  # in place: the program reads
                 _refresh(g)                                      # this .grad as an input
             else:
                 t._grad = _own(v)
@@ -321,8 +322,10 @@ def _int64(v: int) -> int:
 def _own(v, d: dt.DType | None = None) -> Tensor:
     """A leaf tensor over ``v``, a fresh array the native program returned (it aliases
     no input and no other output); ``d`` is its dtype when known."""
-    if d is None or type(v) is not np.ndarray:
+    if type(v) is not np.ndarray and not is_device_array(v):
         v = np.asarray(v)
+        d = None
+    if d is None:
         d = dt.from_numpy(v.dtype)
     return _wrap(make_leaf(v.shape, d, v))
 

@@ -57,8 +57,15 @@ def _to_array(data, dtype: DType | None) -> np.ndarray:
 
 
 def _leaf(arr: np.ndarray, requires_grad: bool = False, dev=None) -> Tensor:
-    _check_device(dev)
-    t = _bind(P.CONSTANT, value=arr, shape=arr.shape, dtype=dt.from_numpy(arr.dtype))
+    return _finish(_bind(P.CONSTANT, value=arr, shape=arr.shape, dtype=dt.from_numpy(arr.dtype)),
+                   dev, requires_grad)
+
+
+def _finish(t: Tensor, dev, requires_grad: bool) -> Tensor:
+    """A created tensor moved to device ``dev`` (made on the host first), and marked."""
+    d = _check_device(dev)
+    if d.type != "cpu" and t._node.value is not None:  # (traced: the program's device)
+        t = t._moved(d)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -106,11 +113,8 @@ def full(size, fill_value, *, dtype: DType | None = None, device=None,
          requires_grad: bool = False) -> Tensor:
     shape = _size_args((size,) if isinstance(size, int) else tuple(size))
     d = dtype or dt.of_scalar(fill_value)
-    _check_device(device)
-    t = _bind(P.CONSTANT, value=fill_value, shape=shape, dtype=d)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+    return _finish(_bind(P.CONSTANT, value=fill_value, shape=shape, dtype=d), device,
+                   requires_grad)
 
 
 def zeros(*size, dtype: DType | None = None, device=None, requires_grad: bool = False) -> Tensor:
@@ -128,6 +132,7 @@ def empty(*size, dtype: DType | None = None, device=None, requires_grad: bool = 
 
 
 def _like(fn, x: Tensor, dtype, kwargs):
+    kwargs.setdefault("device", x.device)
     return fn(x.shape, dtype=dtype or x.dtype, **kwargs)
 
 
@@ -145,6 +150,7 @@ def empty_like(x, *, dtype=None, **kw) -> Tensor:
 
 def full_like(x, fill_value, *, dtype=None, **kw) -> Tensor:
     x = _t(x)
+    kw.setdefault("device", x.device)
     return full(x.shape, fill_value, dtype=dtype or x.dtype, **kw)
 
 
@@ -169,11 +175,8 @@ def arange(start, end=None, step=1, *, dtype: DType | None = None, device=None,
     if dtype is None:
         dtype = (dt.int64 if all(isinstance(v, (int, np.integer)) for v in vals)
                  else dt.get_default_dtype())
-    _check_device(device)
-    t = _bind(P.ARANGE, start=vals[0], stop=vals[1], step=vals[2], dtype=dtype)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+    return _finish(_bind(P.ARANGE, start=vals[0], stop=vals[1], step=vals[2], dtype=dtype),
+                   device, requires_grad)
 
 
 def linspace(start, end, steps: int, *, dtype: DType | None = None, device=None,
@@ -206,9 +209,5 @@ def eye(n: int, m: int | None = None, *, dtype: DType | None = None, device=None
         requires_grad: bool = False) -> Tensor:
     m = n if m is None else m
     r = arange(n).reshape(n, 1) == arange(m).reshape(1, m)
-    t = r.type(dtype or dt.get_default_dtype())
-    _check_device(device)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+    return _finish(r.type(dtype or dt.get_default_dtype()), device, requires_grad)
 

@@ -14,7 +14,7 @@ from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import _state
 from .ir.errors import ShapeError
-from .tensor import Tensor, _bind, _check_device
+from .tensor import Tensor, _bind
 
 DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 
@@ -87,10 +87,8 @@ def _uniform(shape, generator: Generator | None, dtype: dt.DType) -> Tensor:
 
 
 def _finish(t: Tensor, dtype, device, requires_grad: bool) -> Tensor:
-    _check_device(device)
-    if requires_grad:
-        t = t.detach().requires_grad_(True)
-    return t
+    from .creation import _finish as finish  # numbers drawn on the host: the same on any device
+    return finish(t.detach() if requires_grad else t, device, requires_grad)
 
 
 def rand(*size, generator: Generator | None = None, dtype=None, device=None,

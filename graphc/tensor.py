@@ -27,6 +27,7 @@ from .ir.errors import (
 )
 from .ir.shapes import normalize_axis, numel
 from .runtime import eager as _eager  # noqa: F401  (installs the eager handler)
+from .runtime.gpu_eager import copy_into, writable
 
 DType = dt.DType
 
@@ -92,7 +93,21 @@ def _check_device(dev) -> device:
     if d.type == "cuda":
         from . import cuda
         cuda.require("create a CUDA tensor")
+        return device("cuda", d.index or 0)
     return d
+
+
+def _on_device(value, d: device):
+    """``value`` (a numpy or device array) as an array on device ``d``: itself, or a copy."""
+    from .runtime.gpu_eager import is_device_array
+    here = is_device_array(value)
+    if d.type == "cpu":
+        return value.to_numpy() if here else value
+    if here and value.device == d.index:
+        return value
+    from .runtime.cuda import DeviceArray
+    host = value.to_numpy() if here else value
+    return DeviceArray.from_numpy(np.ascontiguousarray(host), d.index or 0)
 
 
 # ---------------------------------------------------------------- wrapping
@@ -220,7 +235,10 @@ class Tensor:
 
     @property
     def device(self) -> device:
-        return CPU
+        v = self._node.value
+        if v is None or type(v) is np.ndarray:
+            return CPU
+        return device("cuda", v.device)
 
     @property
     def is_cuda(self) -> bool:
@@ -329,10 +347,21 @@ class Tensor:
         if self.requires_grad and not force:
             raise AutogradError("Can't call numpy() on Tensor that requires grad. Use "
                                 "tensor.detach().numpy() instead.")
-        return self._value("call numpy() on")
+        return self._host("call numpy() on", force)
+
+    def _host(self, what: str, copy: bool = True) -> np.ndarray:
+        """The value as a numpy array: a CUDA tensor's is copied to the host only for
+        ``copy`` (item, tolist, printing), as PyTorch; numpy() of one raises."""
+        v = self._value(what)
+        if type(v) is np.ndarray:
+            return v
+        if not copy:
+            raise ArgumentError(f"can't convert {self.device} device type tensor to numpy. "
+                                "Use Tensor.cpu() to copy the tensor to host memory first.")
+        return v.to_numpy()
 
     def __array__(self, dtype=None, copy=None):
-        v = self._value("convert to a numpy array")
+        v = self._host("convert to a numpy array", False)
         if dtype is not None and v.dtype != dtype:
             return v.astype(dtype)
         return v.copy() if copy else v
@@ -341,10 +370,10 @@ class Tensor:
         if self.numel() != 1:
             raise ShapeError(f"a Tensor with {self.numel()} elements cannot be converted to "
                              "Scalar")  # RuntimeError, as PyTorch
-        return self._value("call item() on").reshape(()).item()
+        return self._host("call item() on").reshape(()).item()
 
     def tolist(self):
-        return self._value("call tolist() on").tolist()
+        return self._host("call tolist() on").tolist()
 
     def _scalar(self):
         if self.numel() != 1:  # ValueError here, as PyTorch
@@ -368,7 +397,7 @@ class Tensor:
         if self.numel() != 1:
             raise ShapeError(f"Boolean value of Tensor with more than one value is ambiguous "
                              f"(shape {list(self.shape)})")  # RuntimeError, as PyTorch
-        return bool(self._value("use as a Python bool (if/while)").reshape(()).item())
+        return bool(self._host("use as a Python bool (if/while)").reshape(()).item())
 
     def __len__(self) -> int:
         if not self._node.shape:
@@ -441,7 +470,9 @@ class Tensor:
 
     def is_contiguous(self, memory_format=None) -> bool:
         v = self._node.value
-        return v is None or bool(v.flags.c_contiguous)
+        if v is None:
+            return True
+        return bool(v.flags.c_contiguous) if type(v) is np.ndarray else v.is_contiguous
 
     def to(self, *args, **kwargs) -> Tensor:
         dtype, dev = kwargs.get("dtype"), kwargs.get("device")
@@ -455,11 +486,24 @@ class Tensor:
                 dev = a
             elif a is not None:
                 raise ArgumentError(f"to() received an invalid combination of arguments: {a!r}")
-        if dev is not None:
-            _check_device(dev)
+        out = self
         if dtype is not None and dtype is not self.dtype:
-            return self.type(dtype)
-        return self.clone() if copy else self
+            out = out.type(dtype)
+            copy = False
+        if dev is not None:
+            d = _check_device(dev)
+            if d != out.device:
+                return out._moved(d)
+        return out.clone() if copy else out
+
+    def _moved(self, d: device) -> Tensor:
+        """A copy on device ``d``: a new leaf (gradients do not flow across devices yet),
+        which requires grad when this tensor does."""
+        t = _wrap(make_leaf(self._node.shape, self.dtype, _on_device(self._value(
+            f"move to {d}"), d)))
+        if self.requires_grad and _state.grad_enabled:
+            t._node.requires_grad = True
+        return t
 
     def type(self, dtype: DType | None = None):
         if dtype is None:  # PyTorch's legacy names: graphc.FloatTensor, graphc.LongTensor, ...
@@ -469,10 +513,11 @@ class Tensor:
         return _bind(P.CAST, self._node, dtype=dtype)
 
     def cpu(self) -> Tensor:
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None) -> Tensor:
-        return self.to("cuda")
+        return self.to("cuda" if device is None else
+                       f"cuda:{device}" if isinstance(device, int) else device)
 
     def float(self) -> Tensor:
         return self.type(dt.float32)
@@ -627,7 +672,7 @@ class Tensor:
         if _state.handler.traces:  # functionalized: the compiler writes back after each call
             return _state.handler.write(self, new, op)
         buf = node.value
-        if not buf.flags.writeable:
+        if not writable(buf):
             raise ShapeError(f"{op}(): unsupported operation: this tensor is an expanded view or "
                              "read-only memory; call .clone() before writing to it")
         if new.requires_grad and any(x is node for x in new.inputs):
@@ -635,7 +680,7 @@ class Tensor:
             # PyTorch saves original self); other readers of ``node`` see the version bump
             orig = _state.handler.bind(P.CAST, (node,), {"dtype": node.dtype})
             new.inputs = tuple(orig if x is node else x for x in new.inputs)
-        np.copyto(buf, new.value, casting="unsafe")
+        copy_into(buf, new.value)
         vbox = node.vbox
         vbox[0] += 1
         if new.requires_grad:

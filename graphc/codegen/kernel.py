@@ -206,6 +206,16 @@ class Plan:
     error_slot: int | None = None  # int64[2]: (check number + 1, bad value) set by kernels
     checks: list = field(default_factory=list)  # per check: (op name, size, node)
 
+    def call_slots(self) -> tuple[list[int], list[tuple]]:
+        """The slot of each graph input, and (slot, shape, numpy dtype) of each output the
+        kernels write, in output order (allocated per call)."""
+        inputs = [-1] * len(self.graph.inputs)
+        for b in self.buffers:
+            if b.kind == "input":
+                inputs[b.index] = b.slot
+        return inputs, [(v.slot, v.shape, self.buffers[v.slot].dtype.np)
+                        for kind, v in self.outputs if kind == "own"]
+
 
 def category(n: Node) -> str:
     """How the back end computes ``n``: view, const, map, reduce, matmul or interp."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
+import numpy as np
+
 from ..creation import arange
 from ..ir import dtypes as dt
 from ..ir import ops as P
@@ -73,7 +75,7 @@ _RETURN_TYPES = {"Max": _return_type("max"), "Min": _return_type("min")}
 def _index_of(x: Tensor, m: Tensor, dim: int, keepdim: bool) -> Tensor:
     """Index of the first element along ``dim`` equal to ``m`` (broadcast with keepdim)."""
     n = x.shape[dim] if x.ndim else 1  # a 0-d tensor: dim 0 or -1, index 0
-    idx = arange(n).reshape([n if a == dim else 1 for a in range(x.ndim)])
+    idx = arange(n, device=x.device).reshape([n if a == dim else 1 for a in range(x.ndim)])
     hit = (x == m) | (isnan(x) if x.dtype.kind == dt.FLOAT else False)
     cand = where(hit, idx, n)
     return amin(cand, dim, keepdim)
@@ -184,7 +186,10 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     x = _float(_t(x))
     # the shift m only keeps exp() in range; it cancels, so it carries no gradient
     m = amax(x.detach(), dim, keepdim=True)
-    m = where(isinf(m), 0.0, m)
+    v = m._node.value
+    # eager on the host, all finite: the select is a no-op (3 ops); else the general path
+    if type(v) is not np.ndarray or np.isinf(v).any():
+        m = where(isinf(m), 0.0, m)
     out = log(sum(exp(x - m), dim, keepdim=True)) + m
     if not keepdim:
         out = out.squeeze(_axes(x, dim, "logsumexp"))
@@ -240,7 +245,7 @@ def cumsum(x, dim: int) -> Tensor:
     x = _t(x)
     d = normalize_axis(dim, x.ndim, "cumsum")
     n = x.shape[d]
-    i = arange(n)
+    i = arange(n, device=x.device)
     tri = (i.reshape(n, 1) <= i.reshape(1, n)).type(x.dtype if x.dtype.kind == dt.FLOAT
                                                     else dt.int64)
     y = movedim(x if x.dtype.kind == dt.FLOAT else x.long(), d, -1)

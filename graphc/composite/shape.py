@@ -281,7 +281,8 @@ def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     y = permute(x, [i for i in range(x.ndim) if i not in (a, b)] + [a, b])
     r, c = y.shape[-2], y.shape[-1]
     n = max(0, min(r, c - offset) if offset >= 0 else min(r + offset, c))
-    flat_index = (arange(n) + max(-offset, 0)) * c + (arange(n) + max(offset, 0))
+    i = arange(n, device=x.device)
+    flat_index = (i + max(-offset, 0)) * c + (i + max(offset, 0))
     flat = y.reshape(y.shape[:-2] + (r * c,))
     return gather(flat, -1, flat_index.expand(y.shape[:-2] + (n,)))
 
@@ -295,7 +296,7 @@ def diag(x, diagonal: int = 0) -> Tensor:
         raise ShapeError(f"diag(): expected a 1-D or 2-D tensor, got {x.ndim}-D")
     m, k = x.shape[0], diagonal
     n = m + abs(k)
-    i = arange(n)
+    i = arange(n, device=x.device)
     on_diagonal = (i.reshape(1, n) - i.reshape(n, 1)) == k
     vals = index_select(x, 0, i.clamp(0, max(m - 1, 0))) if m else zeros_like_shape(x, n)
     # row r holds v[r] above the main diagonal, column c holds v[c] below it
@@ -317,14 +318,16 @@ def trace(x) -> Tensor:
 def tril(x, diagonal: int = 0) -> Tensor:
     x = _t(x)
     r, c = x.shape[-2], x.shape[-1]
-    keep = arange(r).reshape(r, 1) + diagonal >= arange(c).reshape(1, c)
+    keep = arange(r, device=x.device).reshape(r, 1) + diagonal >= \
+        arange(c, device=x.device).reshape(1, c)
     return where(keep, x, _zero(x))
 
 
 def triu(x, diagonal: int = 0) -> Tensor:
     x = _t(x)
     r, c = x.shape[-2], x.shape[-1]
-    keep = arange(r).reshape(r, 1) + diagonal <= arange(c).reshape(1, c)
+    keep = arange(r, device=x.device).reshape(r, 1) + diagonal <= \
+        arange(c, device=x.device).reshape(1, c)
     return where(keep, x, _zero(x))
 
 
@@ -334,7 +337,7 @@ def flip(x, dims) -> Tensor:
     out = x
     for a in axes:
         n = x.shape[a]
-        out = index_select(out, a, arange(n - 1, -1, -1)) if n else out
+        out = index_select(out, a, arange(n - 1, -1, -1, device=x.device)) if n else out
     return out
 
 
@@ -426,16 +429,17 @@ def one_hot(x, num_classes: int = -1) -> Tensor:
         if lo < 0 or hi >= num_classes:
             raise IndexValueError(f"one_hot(): class values must be in [0, {num_classes}), got "
                                   f"{lo if lo < 0 else hi}")
-    return (unsqueeze(x, -1) == arange(num_classes)).long()
+    return (unsqueeze(x, -1) == arange(num_classes, device=x.device)).long()
 
 
 def nonzero(x, *, as_tuple: bool = False):
     """Indices of nonzero elements (data-dependent shape: eager only)."""
-    v = _t(x)._value("call nonzero() on")
+    x = _t(x)
+    v = x._host("call nonzero() on")
     idx = np.nonzero(v)
     if as_tuple:
-        return tuple(tensor(i.astype(np.int64)) for i in idx)
-    return tensor(np.stack(idx, axis=1).astype(np.int64).reshape(-1, v.ndim))
+        return tuple(tensor(i.astype(np.int64), device=x.device) for i in idx)
+    return tensor(np.stack(idx, axis=1).astype(np.int64).reshape(-1, v.ndim), device=x.device)
 
 
 def detach(x) -> Tensor:

@@ -43,24 +43,20 @@ def forward_order(outputs: Sequence[Node]) -> list[Node]:
         if type(out) is not Node or not out.requires_grad or id(out) in seen:
             continue
         seen.add(id(out))
-        stack = [[out, 0]]
+        if out.freed:
+            raise _freed_error(out)
+        stack = [(out, iter(out.inputs))]
         while stack:
-            frame = stack[-1]
-            node = frame[0]
-            if node.freed:
-                raise _freed_error(node)
-            ins = node.inputs
-            i = frame[1]
-            while i < len(ins):
-                x = ins[i]
-                i += 1
+            node, ins = stack[-1]
+            for x in ins:  # resumes where this node's scan stopped
                 if type(x) is Node and x.requires_grad and id(x) not in seen:
                     seen.add(id(x))
                     if x.op is LEAF:
                         order.append(x)
                     else:
-                        frame[1] = i
-                        stack.append([x, 0])
+                        if x.freed:
+                            raise _freed_error(x)
+                        stack.append((x, iter(x.inputs)))
                         break
             else:
                 stack.pop()
@@ -72,9 +68,12 @@ def fit_to(g: Node, x: Node) -> Node:
     """Sum the broadcast axes of cotangent ``g`` and cast it so it matches ``x``."""
     if g.shape != x.shape:
         axes, lead = sum_axes_to(g.shape, x.shape)
-        if axes:
-            g = SUM(g, axes=axes, keepdims=True)
-        g = reshape_to(g, x.shape)
+        if lead and len(axes) == lead:  # only leading axes (a bias): one sum, no reshape
+            g = SUM(g, axes=axes, keepdims=False)
+        else:
+            if axes:
+                g = SUM(g, axes=axes, keepdims=True)
+            g = reshape_to(g, x.shape)
     if g.dtype is not x.dtype:
         g = CAST(g, dtype=x.dtype)
     return g
@@ -93,8 +92,13 @@ def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
     targets = {id(w) for w in wrt}
     relevant: set[int] = set()
     for n in order:
-        if id(n) in targets or any(type(x) is Node and id(x) in relevant for x in n.inputs):
+        if id(n) in targets:
             relevant.add(id(n))
+            continue
+        for x in n.inputs:  # ids of literals never match: they and the nodes are all alive
+            if id(x) in relevant:
+                relevant.add(id(n))
+                break
     ct: dict[int, Node] = {}
     for out, g in zip(outputs, cotangents):
         if id(out) in relevant:
@@ -117,15 +121,16 @@ def _pull_back(order: list[Node], ct: dict[int, Node], relevant: set[int],
         g = ct.get(id(node))
         if g is None or node.op is LEAF:
             continue
-        need = tuple(type(x) is Node and id(x) in relevant for x in node.inputs)
-        if not any(need):
+        need = tuple([id(x) in relevant for x in node.inputs])
+        if True not in need:
             continue
         if recorder is not None:
             recorder.loc = node.loc
         grads = node.op.vjp(node, g, need)
         for x, gx, want in zip(node.inputs, grads, need):
             if want and gx is not None:
-                gx = fit_to(gx, x)
+                if gx.shape != x.shape or gx.dtype is not x.dtype:
+                    gx = fit_to(gx, x)
                 prev = ct.get(id(x))
                 ct[id(x)] = gx if prev is None else ADD(prev, gx)
 

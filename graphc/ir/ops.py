@@ -100,6 +100,8 @@ CAST = register(Op("cast", _cast_infer, lambda attrs, x: x.astype(attrs["dtype"]
 # ---------------------------------------------------------------- elementwise binary
 
 def _binary_infer(name: str, kind: str):
+    is_sub, is_pow = name == "sub", name == "pow"
+
     def infer(inputs, attrs):
         x, y = inputs
         sx = x.shape if type(x) is Node else ()
@@ -110,24 +112,40 @@ def _binary_infer(name: str, kind: str):
             shape = sy if not sx else broadcast_shapes(sx, sy, op=name)
         if kind == "bool":
             return shape, dt.bool_
-        if type(x) is Node and type(y) is Node and x.dtype is y.dtype:
-            d = x.dtype
-        else:
-            if type(x) is not Node and type(y) is not Node:
-                raise ArgumentError(f"{name}(): expected at least one tensor operand")
-            d = dt.result_type(inputs)
+        if type(x) is not Node and type(y) is not Node:
+            raise ArgumentError(f"{name}(): expected at least one tensor operand")
+        d = _result_type2(x, y)
         if kind == "float":
             d = dt.float_of(d)
-        elif kind == "arith" and d is dt.bool_ and name == "pow":
+        elif is_pow and d is dt.bool_:
             raise DTypeError(f"{name}(): not supported for bool tensors "
                              f"({_operands(name, inputs)})")
-        elif name == "sub" and any(type(v) is bool or type(v) is Node and v.dtype is dt.bool_
-                                   for v in inputs):  # as PyTorch, any bool operand
+        elif is_sub and (_is_bool(x) or _is_bool(y)):  # as PyTorch, any bool operand
             raise DTypeError(f"sub(): subtraction, the `-` operator, with a bool tensor is not "
                              f"supported ({_operands(name, inputs)}); to invert a mask, use "
                              "`~` or logical_not()")
         return shape, d
     return infer
+
+
+_SCALARS = (bool, int, float)
+
+
+def _is_bool(v) -> bool:
+    return type(v) is bool or type(v) is Node and v.dtype is dt.bool_
+
+
+def _result_type2(x, y) -> dt.DType:
+    """PyTorch's result type of two operands; the common cases before the general rule."""
+    if type(x) is Node:
+        if type(y) is Node:
+            if x.dtype is y.dtype:
+                return x.dtype
+        elif x.dtype.kind == dt.FLOAT and type(y) in _SCALARS:
+            return x.dtype  # a Python scalar never widens a float tensor
+    elif type(y) is Node and y.dtype.kind == dt.FLOAT and type(x) in _SCALARS:
+        return y.dtype
+    return dt.result_type((x, y))
 
 
 def _binary(name: str, fn, vjp, kind: str = "arith", **kw) -> Op:
@@ -213,16 +231,55 @@ def _where_infer(inputs, attrs):
     c = _need_node("where", c)
     if c.dtype is not dt.bool_:
         raise DTypeError(f"where(): expected a bool condition, got {describe(c)}")
-    shape = broadcast_shapes(c.shape, _shape(x), _shape(y), op="where")
-    if type(x) is not Node and type(y) is not Node:
-        d = dt.result_type([x, y])
-    else:
-        d = dt.result_type([v for v in (x, y)])
-    return shape, d
+    return broadcast_shapes(c.shape, _shape(x), _shape(y), op="where"), _result_type2(x, y)
+
+
+_INT_OF_SIZE = {4: np.int32, 8: np.int64}
+_BRANCH_FREE_MIN = 1024  # below this many elements np.where's branches cost less than masks
 
 
 def _where_impl(attrs, c, x, y):
+    # np.where branches on every element: on a mask with no pattern (relu's and its
+    # gradient's) that costs ~4 ns an element; large float selects go branch-free instead
+    if c.size >= _BRANCH_FREE_MIN:
+        d = _select_dtype(c, x, y)
+        if d is not None:
+            return _select_bits(c, _bits_of(x, d), _bits_of(y, d)).view(d)
     return np.where(c, x, y)
+
+
+def _select_dtype(c, x, y) -> np.dtype | None:
+    """The float dtype of a select that needs no broadcast or cast: its array operands
+    have c's shape and one float dtype (other operands are Python scalars); else None."""
+    d = None
+    for v in (x, y):
+        if type(v) is np.ndarray:
+            if v.shape != c.shape or v.dtype.kind != "f" or d is not None and v.dtype != d:
+                return None
+            d = v.dtype
+        elif type(v) not in (int, float, bool):
+            return None
+    return d if d is not None and d.itemsize in _INT_OF_SIZE else None
+
+
+def _bits_of(v, d: np.dtype) -> np.ndarray:
+    """``v`` (an array of dtype ``d`` or a Python scalar) as integers of ``d``'s bits."""
+    return (v if type(v) is np.ndarray else np.array(v, dtype=d)).view(_INT_OF_SIZE[d.itemsize])
+
+
+def _select_bits(c: np.ndarray, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """``where(c, x, y)`` on the integer bits of x and y: y ^ ((x ^ y) & -c)."""
+    m = c.astype(xb.dtype)
+    if not yb.ndim and not yb:    # y is +0.0: x & -c
+        np.negative(m, out=m)
+        return np.bitwise_and(xb, m, out=m)
+    if not xb.ndim and not xb:    # x is +0.0: y & (c - 1)
+        np.subtract(m, 1, out=m)
+        return np.bitwise_and(yb, m, out=m)
+    np.negative(m, out=m)
+    t = np.bitwise_xor(xb, yb)
+    np.bitwise_and(t, m, out=t)
+    return np.bitwise_xor(t, yb, out=t)
 
 
 def _where_vjp(n, g, need):
@@ -241,16 +298,19 @@ def _reduce_infer(name: str):
     def infer(inputs, attrs):
         (x,) = inputs
         x = _need_node(name, x)
-        axes = attrs["axes"]
-        if any(not 0 <= a < max(x.ndim, 1) for a in axes):
-            raise IndexOutOfRange(f"{name}(): axes {axes} out of range for {describe(x)}")
-        if name == "max" and any(x.shape[a] == 0 for a in axes if a < x.ndim):
+        axes, shape = attrs["axes"], x.shape
+        top = max(len(shape), 1)
+        for a in axes:
+            if not 0 <= a < top:
+                raise IndexOutOfRange(f"{name}(): axes {axes} out of range for {describe(x)}")
+        if not shape:
+            axes = ()  # dim 0 or -1 of a 0-d tensor
+        elif name == "max" and any(shape[a] == 0 for a in axes):
             raise ShapeError(f"max(): cannot reduce over a zero-size dimension of {describe(x)}")
         d = x.dtype
         if name == "sum" and d.kind != dt.FLOAT:
             d = dt.int64
-        axes = tuple(a for a in axes if a < x.ndim)
-        return reduced_shape(x.shape, axes, attrs["keepdims"]), d
+        return reduced_shape(shape, axes, attrs["keepdims"]), d
     return infer
 
 
@@ -271,7 +331,10 @@ def expand_to(x, shape: tuple):
 
 def _expand_back(n: Node, g: Node) -> Node:
     """The reduced cotangent reshaped with kept dims and expanded to the input's shape."""
-    return expand_to(reshape_to(g, _keepdims_shape(n)), n.inputs[0].shape)
+    shape, axes = n.inputs[0].shape, n.attrs["axes"]
+    if not n.attrs["keepdims"] and axes == tuple(range(len(axes))):
+        return expand_to(g, shape)  # leading axes (or all) reduced: g broadcasts as it is
+    return expand_to(reshape_to(g, _keepdims_shape(n)), shape)
 
 
 def _sum_impl(attrs, x):
@@ -526,6 +589,11 @@ def _scatter_add_impl(attrs, base, index, src):
     _check_index_values("scatter_add", index, base.shape[axis])
     part = src[tuple(slice(0, d) for d in index.shape)]
     grid = _index_grid(index, axis)
+    if index.shape[axis] == 1:
+        # one index per line along the axis: no position is hit twice, so a plain indexed add
+        # is exact (and the gather-of-targets gradient of a loss is 7x faster than bincount)
+        out[grid] += part
+        return out
     if out.dtype.kind == "f" and out.size:
         # one bincount over flat positions (float64 sums, rounded once) instead of np.add.at,
         # which is an order of magnitude slower
@@ -583,8 +651,10 @@ ARGSORT = register(Op("argsort", _argsort_infer, _argsort_impl, None))
 # ---------------------------------------------------------------- matmul
 
 def _matmul_infer(inputs, attrs):
-    x, y = (_need_node("matmul", v) for v in inputs)
-    if x.ndim < 2 or y.ndim < 2:
+    x, y = inputs
+    _need_node("matmul", x)
+    _need_node("matmul", y)
+    if len(x.shape) < 2 or len(y.shape) < 2:
         raise ShapeError(f"matmul(): primitive needs 2-D or batched operands, got "
                          f"{describe(x)} @ {describe(y)}")
     if x.shape[-1] != y.shape[-2]:
@@ -595,12 +665,16 @@ def _matmul_infer(inputs, attrs):
                          f"{x.dtype.name} != {y.dtype.name}")
     if x.dtype is dt.bool_:
         raise DTypeError("matmul(): not implemented for bool tensors")
+    if len(x.shape) == len(y.shape) == 2:
+        return (x.shape[0], y.shape[1]), x.dtype
     batch = broadcast_shapes(x.shape[:-2], y.shape[:-2], op="matmul")
     return batch + (x.shape[-2], y.shape[-1]), x.dtype
 
 
 def _transpose_last(x: Node) -> Node:
     perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    if x.op is PERMUTE and x.attrs["perm"] == perm:  # (w^T)^T is w: linear's weight
+        return x.inputs[0]
     return PERMUTE(x, perm=perm)
 
 

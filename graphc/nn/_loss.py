@@ -6,6 +6,8 @@ reach ``gather``'s bound check, which raises IndexError eagerly and in compiled 
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..composite import _label, clamp, exp, gather, log, log1p, log_softmax, where
 from ..ir import dtypes as dt
 from ..ir.core import _state
@@ -129,8 +131,9 @@ def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
          reduction: str) -> Tensor:
     """-logp[target] * weight[target] with ignored targets masked before the gather."""
     dim = 1 if logp.ndim > 1 else 0
+    v = target._node.value  # (a device array on a GPU: the general path)
     if weight is None and not _state.handler.traces and reduction != "none" and \
-            not (target._value() == ignore_index).any():
+            type(v) is np.ndarray and not (v == ignore_index).any():
         # eager, nothing ignored (the usual case): 4 ops instead of 12 (eager pays per op)
         picked = gather(logp, dim, target.unsqueeze(dim))
         loss = -(picked.mean() if reduction == "mean" else picked.sum())

@@ -26,9 +26,10 @@ from ..composite import (
 )
 from ..creation import ones_like, zeros
 from ..ir import dtypes as dt
+from ..ir import ops as P
 from ..ir.errors import DTypeError, ShapeError, ValueArgumentError
 from ..random import rand_like
-from ..tensor import Tensor, _t
+from ..tensor import Tensor, _bind, _t
 from ._conv import *  # noqa: F403
 from ._conv import __all__ as _conv_all
 from ._errors import InvalidArgument
@@ -209,11 +210,17 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = Non
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` with weight (out_features, in_features)."""
     x, w = _t(input), _t(weight)
-    if w.ndim not in (1, 2) or x.ndim < 1 or x.shape[-1] != w.shape[-1]:
-        raise ShapeError(f"linear(): input of size {list(x.shape)} does not fit weight of size "
-                         f"{list(w.shape)}: in_features {w.shape[-1] if w.ndim else '?'} "
-                         f"expected, got {x.shape[-1] if x.ndim else 'a 0-d input'}")
-    out = x @ w.t()
+    xs, ws = x._node.shape, w._node.shape
+    if len(ws) not in (1, 2) or not xs or xs[-1] != ws[-1]:
+        raise ShapeError(f"linear(): input of size {list(xs)} does not fit weight of size "
+                         f"{list(ws)}: in_features {ws[-1] if ws else '?'} "
+                         f"expected, got {xs[-1] if xs else 'a 0-d input'}")
+    if len(ws) == 2 and len(xs) >= 2:
+        # bound directly: the transposed weight never reaches the user, so it needs none of
+        # t()'s and matmul()'s checks and view bookkeeping (eager pays for each)
+        out = _bind(P.MATMUL, x._node, P.PERMUTE(w._node, perm=(1, 0)))
+    else:
+        out = x @ w.t()
     return out if bias is None else out + bias
 
 

@@ -138,13 +138,7 @@ class NativeProgram:
             else:
                 steps.append(step)
         self.segments = segments
-        self.input_slots = [-1] * len(graph.inputs)
-        for b in p.buffers:
-            if b.kind == "input":
-                self.input_slots[b.index] = b.slot
-        # outputs the kernels write, in output order (allocated per call)
-        self.out_specs = [(v.slot, v.shape, p.buffers[v.slot].dtype.np)
-                          for kind, v in p.outputs if kind == "own"]
+        self.input_slots, self.out_specs = p.call_slots()
         self.simple = len(steps) == 1 and isinstance(steps[0], int) and \
             all(kind == "own" for kind, _ in p.outputs)
         self.slots = np.zeros(max(1, len(p.buffers)), dtype=np.uint64)

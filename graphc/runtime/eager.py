@@ -16,6 +16,8 @@ from ..ir.core import EMPTY, LEAF, Handler, Node, Op, _state
 from ..ir.errors import _PKG_DIR, AutogradError, format_loc
 from ..ir.graph import Graph
 from ..ir.reference import _call, run_op  # noqa: F401  (run_op: re-exported)
+from . import gpu_eager
+from .malloc import keep_freed_memory
 
 _ndarray = np.ndarray
 
@@ -29,44 +31,52 @@ warnings.filterwarnings("ignore", category=RuntimeWarning,
 class EagerHandler(Handler):
     """Evaluates every bound node at once; records inputs only when grad is needed."""
 
+    checks_saved = False  # whether inputs must be unmodified since computed (backward's rule)
+
     def bind(self, op: Op, inputs: Sequence, attrs: dict) -> Node:
         shape, dtype = op.infer(inputs, attrs)
         npd = dtype.np
         cast = op.cast_inputs
-        if cast == "promote":  # comparisons: operands meet in PyTorch's promoted type
-            npd = dt.result_type(inputs).np
-        record = False
+        # comparisons: operands meet in PyTorch's promoted type, the result is bool
+        to = dt.result_type(inputs).np if cast == "promote" else npd
+        checks = self.checks_saved
+        record = device = False
         vals = []
-        for x in inputs:  # one pass: values, casts to the result type, whether to record
+        for x in inputs:  # one pass: checks, values, casts, whether to record
             if type(x) is Node:
+                if checks and x.vbox is not None and x.ver != x.vbox[0]:
+                    check_saved(x)
                 v = x.value
-                if cast and v.dtype is not npd and v.dtype != npd:
-                    v = v.astype(npd)
+                if type(v) is not _ndarray:  # a CUDA tensor: the op runs on its device
+                    device = True
+                elif cast and v.dtype is not to and v.dtype != to:
+                    v = v.astype(to)
                 vals.append(v)
                 if x.requires_grad:
                     record = True
             else:
                 vals.append(x)
-        if cast == "promote":
-            npd = dtype.np
-        ufunc = op.ufunc
-        if ufunc is not None:  # elementwise fast path: what _call does, inlined
-            try:
-                out = ufunc(*vals)
+        if device:
+            out = gpu_eager.run(op, inputs, attrs, shape, dtype)
+            vbox = inputs[0].vbox if op.view and out.alloc is vals[0].alloc else [0]
+        else:
+            ufunc = op.ufunc
+            try:  # what _call does, inlined: elementwise ops call their numpy function directly
+                out = ufunc(*vals) if ufunc is not None else op.impl(attrs, *vals)
             except (ValueError, OverflowError):
-                out = _call(op, attrs, vals, npd)
+                out = _call(op, attrs, vals, npd)  # raises the user-facing error, or wraps ints
             if type(out) is not _ndarray:
                 out = np.asarray(out)
             if out.dtype is not npd and out.dtype != npd:
                 out = out.astype(npd)
-        else:
-            out = _call(op, attrs, vals, npd)
-        # a view op's result shares the version counter only if numpy really made a view
-        # (reshape of a non-contiguous array copies, and the copy has a .base too)
-        if op.view and out.base is not None and np.may_share_memory(out, vals[0]):
-            vbox = inputs[0].vbox
-        else:
-            vbox = [0]
+            # a view op's result shares the version counter only if numpy really made a view
+            # (reshape of a non-contiguous array copies, and the copy has a .base too)
+            if op.view and out.base is not None and np.may_share_memory(out, vals[0]):
+                vbox = inputs[0].vbox
+            else:
+                vbox = [0]
+            if gpu_eager.default_device[0] is not None and not vals:  # a constant in backward
+                out = gpu_eager.to_default_device(out)
         if record and _state.grad_enabled and op.differentiable and dtype.kind == 2:
             try:  # the user's line: usually three frames up (us <- Tensor method <- user)
                 f = _getframe(2)
@@ -85,16 +95,13 @@ class CheckedEagerHandler(EagerHandler):
     """The eager handler backward() runs VJP rules with: it first checks that no value it
     reads was modified in place since it was computed (PyTorch's saved-tensor check)."""
 
-    def bind(self, op: Op, inputs: Sequence, attrs: dict) -> Node:
-        for x in inputs:
-            if type(x) is Node and x.vbox is not None and x.ver != x.vbox[0]:
-                check_saved(x)
-        return EagerHandler.bind(self, op, inputs, attrs)
+    checks_saved = True
 
 
 EAGER = EagerHandler()
 CHECKED_EAGER = CheckedEagerHandler()
 _state.handler = EAGER
+keep_freed_memory()
 
 
 def check_saved(node: Node) -> None:

@@ -33,12 +33,7 @@ class GpuProgram:
         self.plan = p = self.code.plan
         self.ptx = self.code.ptx
         self.llvm_ir = self.code.llvm_ir
-        self.input_slots = [-1] * len(graph.inputs)
-        for b in p.buffers:
-            if b.kind == "input":
-                self.input_slots[b.index] = b.slot
-        self.out_specs = [(v.slot, v.shape, p.buffers[v.slot].dtype.np)
-                          for kind, v in p.outputs if kind == "own"]
+        self.input_slots, self.out_specs = p.call_slots()
         self.loaded = False
 
     def describe(self) -> str:
@@ -102,7 +97,8 @@ class GpuProgram:
 
     def array(self, v: View):
         """View ``v`` of its buffer as a device array (sharing memory)."""
-        return self.arrays[v.slot].view(v.shape, v.strides, v.offset)
+        base = self.arrays[v.slot]
+        return base.view(v.shape, v.strides, base.offset + v.offset)
 
     def _copy(self, v: View):
         """A fresh device array holding view ``v`` (outputs never alias the arena)."""

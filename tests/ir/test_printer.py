@@ -127,12 +127,11 @@ def test_gradient_of_scalar_dump_exact():
         }""")
     expect(graphc.dump_ir(s, stage="grad"), """
         graph backward(%grad_out: f32[], %mul1: f32[2,3] saved) -> (f32[2,3]) {
-          %0 = reshape %grad_out shape=(1,1)     : f32[1,1]
-          %1 = expand %0 shape=(2,3)             : f32[2,3]
-          %2 = mul %mul1, 2.0                    : f32[2,3]
-          %3 = mul %1, %2                        : f32[2,3]
-          %4 = mul %3, 3                         : f32[2,3]
-          return %4
+          %0 = expand %grad_out shape=(2,3)      : f32[2,3]
+          %1 = mul %mul1, 2.0                    : f32[2,3]
+          %2 = mul %0, %1                        : f32[2,3]
+          %3 = mul %2, 3                         : f32[2,3]
+          return %3
         }""")
     # the printed gradient graph is the one backward() runs: same numbers
     s.backward()
