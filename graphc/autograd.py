@@ -160,27 +160,29 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
         _state.handler.note_backward(outs, wrt, order)
     # a forward graph of a structure seen before: its recorded gradient graph, evaluated
     # (numpy's: CUDA tensors take the per-op path, each op a GPU program)
-    device = next((s.value.device for s in seeds if type(s) is Node and
-                   gpu_eager.is_device_array(s.value)), None)
-    host = device is None
+    host = not any(gpu_eager.is_device_array(s.value) for s in seeds if type(s) is Node) and \
+        not any(n.op is gpu_eager.TO_DEVICE for n in order)
     grads_out = None if tracing or create_graph or not host else \
         replay.gradients(outs, seeds, wrt, order)
     if grads_out is None:
-        gpu_eager.default_device[0] = device
+        gpu_eager.in_backward[0] = not host
         try:
             with use_handler(_state.handler if tracing else eager.CHECKED_EAGER), \
                     set_grad_enabled(create_graph):
                 grads_out = autodiff.backward_nodes(outs, seeds, wrt, order)
         finally:
-            gpu_eager.default_device[0] = None
+            gpu_eager.in_backward[0] = False
     reused = {id(s) for s in seeds} | {id(n) for n in order}
     results = []
     for g in grads_out:
         if g is not None and not tracing and not (create_graph and g.requires_grad) and (
                 id(g) in reused or not writable(g.value)):
-            # never alias a user's tensor, nor hand out read-only memory (a sum's gradient
-            # is an expanded view): ``.grad.zero_()`` and ``.grad += ...`` must work
+            # never alias a user's tensor or another gradient (a + b gives both one node),
+            # nor hand out read-only memory (a sum's gradient is an expanded view):
+            # ``.grad.zero_()`` and ``.grad += ...`` must work
             g = make_leaf(g.shape, g.dtype, copy_of(g.value))
+        if g is not None:
+            reused.add(id(g))
         results.append(None if g is None else _wrap(g))
     if not (retain_graph if retain_graph is not None else create_graph) and not tracing:
         _free(order)

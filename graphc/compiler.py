@@ -33,6 +33,7 @@ from .ir.errors import ArgumentError, GraphcError, TraceError
 from .ir.graph import Graph
 from .ir.passes import optimize
 from .ir.printer import print_graph
+from .ir.random import as_int64
 from .ir.verify import verify
 from .runtime.cpu import NativeProgram
 from .runtime.gpu import GpuProgram
@@ -281,7 +282,7 @@ class Program:
             return _wrap(Node(LEAF, (), EMPTY, v.shape, self.out_dtypes[0], v, vbox=[0]))
         inputs = [t._value() for t in tensors] + self.captured_values
         for g, _ in self.rngs:
-            inputs += [np.array(_int64(g._seed)), np.array(g._offset, np.int64)]
+            inputs += [np.array(as_int64(g._seed)), np.array(g._offset, np.int64)]
         values = self.native.run(inputs)
         for g, n in self.rngs:
             g._offset += n
@@ -312,11 +313,6 @@ class Program:
             else:
                 t._grad = _own(v)
             pos += 1
-
-
-def _int64(v: int) -> int:
-    """A 64-bit pattern as a signed int64 (seeds go up to 2**64 - 1)."""
-    return v - (1 << 64) if v >= 1 << 63 else v
 
 
 def _own(v, d: dt.DType | None = None) -> Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .creation import tensor
+from .creation import full, tensor
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import LEAF, _state, make_leaf
@@ -38,7 +38,7 @@ def _item(it, x: Tensor):
                                  f"shape; use graphc.where(mask, x, 0) instead (indexing a "
                                  f"tensor of shape {list(x.shape)})")
             return it
-        v = it._value("index with")
+        v = it._host("index with")  # (a CUDA index: its positions are worked out on the host)
         if v.ndim == 0 and it.dtype.kind == dt.INT:
             return int(v)
         return v
@@ -188,8 +188,8 @@ def getitem(x: Tensor, idx) -> Tensor:
         return _basic(x, items)
     if any(isinstance(it, Tensor) for it in items):
         return _traced_advanced(x, items)
-    if not (x.requires_grad and _state.grad_enabled) and x._node.value is not None and \
-            not _state.handler.traces:  # (under tracing a captured tensor's value changes)
+    if not (x.requires_grad and _state.grad_enabled) and type(x._node.value) is np.ndarray \
+            and not _state.handler.traces:  # (under tracing a captured tensor's value changes)
         try:  # nothing to differentiate: numpy's own advanced indexing (a copy, as PyTorch)
             v = x._node.value[items]
         except IndexError as e:
@@ -197,7 +197,7 @@ def getitem(x: Tensor, idx) -> Tensor:
         return _wrap(make_leaf(v.shape, x.dtype, np.ascontiguousarray(v)))
     pos = positions(x.shape, items)
     flat = x.reshape(-1)
-    out = _bind(P.GATHER, flat._node, tensor(pos.reshape(-1))._node, axis=0)
+    out = _bind(P.GATHER, flat._node, tensor(pos.reshape(-1), device=x.device)._node, axis=0)
     if out.shape != pos.shape:
         out = out.reshape(pos.shape)
     if out._node.requires_grad:
@@ -211,18 +211,19 @@ def functional_write(x: Tensor, pos: np.ndarray, value: Tensor) -> Tensor:
     Where a position repeats, the last write wins, as in numpy.
     """
     n = x.numel()
-    vals = value.type(x.dtype).expand(pos.shape).reshape(-1)
+    vals = value.to(x.device).type(x.dtype).expand(pos.shape).reshape(-1)  # (copy_'s rule)
     flat = pos.reshape(-1)
     _, first = np.unique(flat[::-1], return_index=True)
     if len(first) != len(flat):
         keep = np.sort(len(flat) - 1 - first)
-        vals = _bind(P.GATHER, vals._node, tensor(keep)._node, axis=0)
+        vals = _bind(P.GATHER, vals._node, tensor(keep, device=x.device)._node, axis=0)
         flat = flat[keep]
     mask = np.zeros(n, dtype=bool)
     mask[flat] = True
-    zeros = _bind(P.CONSTANT, value=0, shape=(n,), dtype=x.dtype)
-    placed = _bind(P.SCATTER_ADD, zeros._node, tensor(flat)._node, vals._node, axis=0)
-    out = _bind(P.WHERE, tensor(mask)._node, placed._node, x.reshape(-1)._node)
+    zeros = full((n,), 0, dtype=x.dtype, device=x.device)
+    placed = _bind(P.SCATTER_ADD, zeros._node, tensor(flat, device=x.device)._node, vals._node,
+                   axis=0)
+    out = _bind(P.WHERE, tensor(mask, device=x.device)._node, placed._node, x.reshape(-1)._node)
     return out.reshape(x.shape)
 
 
@@ -233,7 +234,7 @@ def _grad_involved(x: Tensor, value) -> bool:
 
 def setitem(x: Tensor, idx, value) -> None:
     items = _items(x, idx)
-    if _grad_involved(x, value) or x._node.value is None:
+    if _grad_involved(x, value) or type(x._node.value) is not np.ndarray:
         new = functional_write(x, positions(x.shape, items), _t(value))
         x._assign(new._node, "__setitem__")
         return

@@ -130,14 +130,17 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
 
 
 def rand_like(x: Tensor, *, dtype=None, **kw) -> Tensor:
+    kw.setdefault("device", x.device)
     return rand(x.shape, dtype=dtype or x.dtype, **kw)
 
 
 def randn_like(x: Tensor, *, dtype=None, **kw) -> Tensor:
+    kw.setdefault("device", x.device)
     return randn(x.shape, dtype=dtype or x.dtype, **kw)
 
 
 def randint_like(x: Tensor, low, high=None, *, dtype=None, **kw) -> Tensor:
+    kw.setdefault("device", x.device)
     return randint(low, high, x.shape, dtype=dtype or x.dtype, **kw)
 
 

@@ -97,19 +97,6 @@ def _check_device(dev) -> device:
     return d
 
 
-def _on_device(value, d: device):
-    """``value`` (a numpy or device array) as an array on device ``d``: itself, or a copy."""
-    from .runtime.gpu_eager import is_device_array
-    here = is_device_array(value)
-    if d.type == "cpu":
-        return value.to_numpy() if here else value
-    if here and value.device == d.index:
-        return value
-    from .runtime.cuda import DeviceArray
-    host = value.to_numpy() if here else value
-    return DeviceArray.from_numpy(np.ascontiguousarray(host), d.index or 0)
-
-
 # ---------------------------------------------------------------- wrapping
 
 def _wrap(node: Node) -> Tensor:
@@ -497,13 +484,10 @@ class Tensor:
         return out.clone() if copy else out
 
     def _moved(self, d: device) -> Tensor:
-        """A copy on device ``d``: a new leaf (gradients do not flow across devices yet),
-        which requires grad when this tensor does."""
-        t = _wrap(make_leaf(self._node.shape, self.dtype, _on_device(self._value(
-            f"move to {d}"), d)))
-        if self.requires_grad and _state.grad_enabled:
-            t._node.requires_grad = True
-        return t
+        """A copy on device ``d``; gradients flow back to this tensor's device."""
+        from .runtime.gpu_eager import move_node
+        self._value(f"move to {d}")
+        return _wrap(move_node(self._node, str(d)))
 
     def type(self, dtype: DType | None = None):
         if dtype is None:  # PyTorch's legacy names: graphc.FloatTensor, graphc.LongTensor, ...

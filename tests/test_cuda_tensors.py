@@ -34,7 +34,7 @@ def emulated(monkeypatch):
             all(not isinstance(s, list) for s in self.code.steps)
         ran.append(self.graph.name)
         host = [x.to_numpy() if gpu_eager.is_device_array(x) else x for x in inputs]
-        return [rt.DeviceArray.from_numpy(np.ascontiguousarray(o)) if isinstance(o, np.ndarray)
+        return [rt.DeviceArray.from_numpy(o) if isinstance(o, np.ndarray)
                 else o for o in self.cpu.run(host)]
 
     monkeypatch.setattr(GpuProgram, "run", run)
@@ -69,7 +69,11 @@ def test_eager_ops_run_as_cached_gpu_programs(emulated):
     (c, g), (cw, gw) = _pair(4, 8), _pair(8, 3, seed=1)
     for fn in (lambda x, w: (x * 2 + 1).tanh(), lambda x, w: x @ w,
                lambda x, w: F.softmax(x @ w, 1), lambda x, w: x.sum(0),
-               lambda x, w: x.t()[1:5], lambda x, w: x.reshape(2, 16).max(1).values):
+               lambda x, w: x.t()[1:5], lambda x, w: x.reshape(2, 16).max(1).values,
+               lambda x, w: x.mean(), lambda x, w: x.var(0), lambda x, w: x.argmax(1),
+               lambda x, w: graphc.cat([x, x.sort(1).values]),
+               lambda x, w: x[graphc.tensor([3, 0, 3]).to(x.device)], lambda x, w: x[[1, 2], 2:],
+               lambda x, w: F.conv2d(x.reshape(1, 2, 4, 4), w.t().reshape(3, 2, 2, 2))):
         got, want = fn(g, gw), fn(c, cw)
         assert got.is_cuda and got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
@@ -92,6 +96,16 @@ def test_views_share_device_memory_and_see_in_place_writes(emulated):
         g.t().mul_(2.0)
 
 
+def test_setitem_on_cuda(emulated):
+    c, g = _pair(3, 4)
+    for t in (c, g):
+        t[0] = 5.0
+        t[:, 1] = graphc.tensor([7.0, 8.0, 9.0])
+        t[[2, 2], [3, 0]] = -1.0
+    assert g.is_cuda
+    np.testing.assert_array_equal(g.cpu().numpy(), c.numpy())
+
+
 def test_mixing_devices_raises_like_pytorch(emulated):
     c, g = _pair(3)
     with pytest.raises(RuntimeError, match="same device, but found at least two devices, "
@@ -106,6 +120,17 @@ def test_autograd_on_cuda(emulated):
         (t.tanh() * t).sum().backward()
     assert g.grad.is_cuda
     np.testing.assert_allclose(g.grad.cpu().numpy(), c.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_flow_across_devices(emulated):
+    c, _ = _pair(4, 3, requires_grad=True)
+    moved = c.cuda()
+    assert moved.is_cuda and moved.grad_fn.name() == "ToCopyBackward0"
+    loss = (moved.tanh() * 2).cpu().sum()  # cpu -> cuda -> cpu
+    loss.backward()
+    assert not c.grad.is_cuda
+    np.testing.assert_allclose(c.grad.numpy(), 2 * (1 - np.tanh(c.detach().numpy()) ** 2),
+                               rtol=1e-5)
 
 
 def _train(device: str, steps: int, compiled: bool):

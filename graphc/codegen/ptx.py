@@ -222,7 +222,7 @@ class GpuKernelEmitter(KernelEmitter):
         """A grid-stride loop over the flat ``domain``; the multi-index of its element."""
         b, n = self.b, numel(domain)
         self.launch((max(1, min(-(-n // BLOCK), MAX_BLOCKS)), 1, 1), (BLOCK, 1, 1))
-        t = I32 if n < 1 << 31 else I64
+        t = I32 if n < 1 << 30 else I64  # (i + step stays below 2^31)
         first = b.add(b.mul(_sreg(b, "ctaid.x"), _sreg(b, "ntid.x")), _sreg(b, "tid.x"))
         step = b.mul(_sreg(b, "nctaid.x"), _sreg(b, "ntid.x"))
         if t is I64:

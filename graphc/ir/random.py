@@ -14,6 +14,11 @@ MASK32 = 0xFFFFFFFF
 ROUNDS = 10
 
 
+def as_int64(v: int) -> int:
+    """A 64-bit pattern (seeds go up to 2**64 - 1) as the signed int64 a kernel reads."""
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
 def philox4x32(c0, c1, c2, c3, k0: int, k1: int):
     """Philox-4x32 over uint64 arrays that hold 32-bit values; returns four such arrays."""
     k0 = np.uint64(k0 & MASK32)

@@ -75,8 +75,6 @@ class EagerHandler(Handler):
                 vbox = inputs[0].vbox
             else:
                 vbox = [0]
-            if gpu_eager.default_device[0] is not None and not vals:  # a constant in backward
-                out = gpu_eager.to_default_device(out)
         if record and _state.grad_enabled and op.differentiable and dtype.kind == 2:
             try:  # the user's line: usually three frames up (us <- Tensor method <- user)
                 f = _getframe(2)

@@ -57,7 +57,7 @@ class GpuProgram:
                     self.arena, b.shape, b.dtype.np, offset=b.offset // b.dtype.itemsize) \
                     if b.nbytes else cuda.DeviceArray.empty(b.shape, b.dtype.np)
             elif b.kind == "const":
-                self.arrays[b.slot] = cuda.DeviceArray.from_numpy(np.ascontiguousarray(b.value))
+                self.arrays[b.slot] = cuda.DeviceArray.from_numpy(b.value)
         self.errors = self.arrays[p.error_slot] if p.error_slot is not None else None
         self.loaded = True
 
@@ -69,7 +69,7 @@ class GpuProgram:
         for slot, x in zip(self.input_slots, inputs):
             if slot >= 0:
                 arrays[slot] = x if isinstance(x, cuda.DeviceArray) else \
-                    cuda.DeviceArray.from_numpy(np.ascontiguousarray(x))
+                    cuda.DeviceArray.from_numpy(x)
         for slot, shape, dtype in self.out_specs:
             arrays[slot] = cuda.DeviceArray.empty(shape, dtype)
         for step in self.code.steps:
@@ -109,11 +109,11 @@ class GpuProgram:
             if numel(v.shape):
                 out.copy_from(src)
             return out
-        return cuda.DeviceArray.from_numpy(np.ascontiguousarray(src.to_numpy()))
+        return cuda.DeviceArray.from_numpy(src.to_numpy())
 
     def _interpret(self, n: Node) -> None:
         from . import cuda
         loc = self.plan.loc
         vals = [self.array(loc[id(x)]).to_numpy() if type(x) is Node else x for x in n.inputs]
-        r = np.ascontiguousarray(run_op(n.op, n.attrs, vals, n.dtype))
+        r = np.asarray(run_op(n.op, n.attrs, vals, n.dtype))
         self.arrays[loc[id(n)].slot] = cuda.DeviceArray.from_numpy(r)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen.kernel import View, view_of
-from ..ir.core import Node, make_leaf
+from ..ir.core import Node, Op, _state, make_leaf
 from ..ir.errors import GraphcError
 from ..ir.graph import Graph
 from ..ir.passes import optimize
@@ -18,9 +18,9 @@ from ..ir.shapes import numel
 from .gpu import GpuProgram
 
 _programs: dict[tuple, GpuProgram] = {}
-# while backward() runs on CUDA tensors: the device its VJP rules' constants (zeros to
-# scatter into, ones to broadcast) are made on, as PyTorch's autograd does
-default_device: list = [None]
+# while backward() runs over CUDA tensors: host operands are copied over instead of
+# refused (the constants VJP rules make: zeros to scatter into, masks, ...)
+in_backward: list = [False]
 
 
 class DeviceMismatchError(GraphcError, RuntimeError):
@@ -49,10 +49,10 @@ def _operands(op, inputs) -> list:
             if device is not None and v.device != device:
                 raise _mismatch(op, f"cuda:{device}", f"cuda:{v.device}")
             device = v.device
-        elif v.ndim:
+        elif v.ndim and not in_backward[0]:
             raise _mismatch(op, "cuda:0", "cpu")
         out.append(v)
-    return [DeviceArray.from_numpy(np.ascontiguousarray(v), device)
+    return [DeviceArray.from_numpy(np.asarray(v), device)
             if isinstance(v, np.ndarray) else v for v in out]
 
 
@@ -107,7 +107,7 @@ def copy_into(buf, value) -> None:
                   casting="unsafe")
         return
     if type(value) is np.ndarray:
-        value = type(buf).from_numpy(np.ascontiguousarray(value, buf.dtype), buf.device)
+        value = type(buf).from_numpy(np.asarray(value, buf.dtype), buf.device)
     if not buf.is_contiguous:
         raise GraphcError(f"in-place write into a non-contiguous CUDA view "
                           f"(shape {list(buf.shape)}, strides {list(buf.strides)}) is not "
@@ -127,7 +127,34 @@ def copy_of(v):
     return out
 
 
-def to_default_device(value):
-    """A source op's host value, moved to ``default_device`` when one is set."""
+# ---------------------------------------------------------------- copies between devices
+
+def move(value, device: str):
+    """``value`` (a numpy or device array) on ``device`` ("cpu", "cuda:i"): itself or a copy."""
     from .cuda import DeviceArray
-    return DeviceArray.from_numpy(np.ascontiguousarray(value), default_device[0])
+    here = is_device_array(value)
+    if device == "cpu":
+        return value.to_numpy() if here else value
+    index = int(device.partition(":")[2] or 0)
+    if here and value.device == index:
+        return value
+    return DeviceArray.from_numpy(value.to_numpy() if here else np.asarray(value), index)
+
+
+def move_node(x: Node, device: str) -> Node:
+    """``x`` copied to ``device``: with history when it needs a gradient (the gradient is
+    copied back: PyTorch's ToCopyBackward0), else a new leaf."""
+    value = move(x.value, device)
+    if x.requires_grad and _state.grad_enabled:
+        attrs = {"device": device, "source": device_name(x.value)}
+        return Node(TO_DEVICE, (x,), attrs, x.shape, x.dtype, value, True, None, [0], 0)
+    return make_leaf(x.shape, x.dtype, value)
+
+
+def _to_device_infer(inputs, attrs):
+    return inputs[0].shape, inputs[0].dtype
+
+
+# made only by move_node (eagerly: a compiled program runs on one device)
+TO_DEVICE = Op("to_device", _to_device_infer, None,
+               lambda n, g, need: (move_node(g, n.attrs["source"]),), grad_name="ToCopy")

@@ -142,7 +142,7 @@ def replay(plan: Plan, nodes: list[Node]) -> list[Node | None]:
             out.append(None)
             continue
         g = plan.graph.outputs[k]
-        # a gradient that is a seed or a forward value is that node, as the transform gives
-        node = real.get(id(g))
-        out.append(node if node is not None else make_leaf(g.shape, g.dtype, values[k]))
+        if id(g) not in real:  # else a seed or a forward value: that node, as the transform
+            real[id(g)] = make_leaf(g.shape, g.dtype, values[k])
+        out.append(real[id(g)])
     return out
