@@ -270,6 +270,7 @@ class Program:
                            for o in self.optimized.outputs[:self.n_outputs]]
         self.direct = (self.plain and self.single and self.out_dtypes[0] is not None and
                        self.native.out_specs and self.native.simple)
+        self.grads_read = {id(t) for t, _ in self.grad_guards}
 
     def stale(self) -> str | None:
         """Why this program no longer fits the tensors its function reaches, or None."""
@@ -307,7 +308,9 @@ class Program:
                 t._grad = None
                 continue
             g, v = t._grad, values[pos]
-            if g is not None and g.shape == v.shape and writable(g._node.value):
+            if id(t) not in self.grads_read:  # a fresh array nobody else holds: keep it
+                t._grad = _own(v)
+            elif g is not None and g.shape == v.shape and writable(g._node.value):
                 copy_into(g._node.value, v)  # in place: the program reads
                 _refresh(g)                                      # this .grad as an input
             else:
