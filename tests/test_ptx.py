@@ -3,6 +3,7 @@ PTX for sm_80 and sm_90, and assembled by ``ptxas`` (CUDA's assembler checks typ
 registers, address spaces and the instruction set of each arch)."""
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -41,6 +42,9 @@ def assembles(lowered, every_arch: bool = True) -> None:
     """The PTX of a function lowered for CUDA assembled for every arch of ``ARCHS`` (newer
     GPUs run older PTX); with ``every_arch``, also PTX generated for each of them."""
     gpu = lowered.last.native
+    for launch in (x for step in gpu.code.steps if isinstance(step, list) for x in step):
+        assert min(launch.grid) >= 1 and max(launch.grid[1:]) <= 65535, launch  # CUDA's limits
+        assert math.prod(launch.block) <= 1024, launch
     procs = [assemble(gpu.ptx, arch) for arch in ARCHS]
     if every_arch:
         procs += [assemble(PtxProgram(lowered.last.optimized, arch).ptx, arch)

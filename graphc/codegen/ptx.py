@@ -292,7 +292,8 @@ class GpuKernelEmitter(KernelEmitter):
         k, b = self.k, self.b
         batch, m, n, kk, d, va, vb, sa, sb, sc, out = _operands(self)
         nb = numel(batch)
-        self.launch((-(-n // TILE), -(-m // TILE), max(1, min(nb, 65535))), (16, 16, 1))
+        self.launch((max(1, -(-n // TILE)), max(1, -(-m // TILE)), max(1, min(nb, 65535))),
+                    (16, 16, 1))  # (an empty product still launches: grids are never 0)
         t = llvm_type(d)
         fl = d.kind == dt.FLOAT
         zero = ir.Constant(t, 0.0 if fl else 0)
