@@ -84,3 +84,13 @@ def test_training_step_ptx_assembles_and_lowering_needs_no_gpu():
     assert "atom.global.add.f32" in ptx  # the gather's backward: scatter_add
     assert "launch k" in step.ir("kernels")
     assembles(step)
+
+
+def test_ptx_is_kept_in_the_disk_cache(monkeypatch):
+    from graphc.runtime import gpu
+    made = []
+    compile_ptx = gpu.compile_ptx
+    monkeypatch.setattr(gpu, "compile_ptx", lambda *a: made.append(a[2]) or compile_ptx(*a))
+    texts = [graphc.compile(lambda x: (x * 3).exp().sum(1), device="cuda")
+             .lower(graphc.ones(5, 7)).ir("ptx") for _ in range(2)]
+    assert len(made) == 1 and texts[0] == texts[1] and ".entry" in texts[0]

@@ -408,10 +408,11 @@ class PtxProgram:
     """A graph planned for the GPU and lowered to PTX text; needs no GPU.
 
     ``steps`` are, in order, lists of launches (one kernel) or nodes the host's numpy
-    interpreter runs between them.
+    interpreter runs between them. ``compile_fn`` (default ``compile_ptx``) turns the
+    LLVM IR into PTX: the runtime passes one that keeps results in its disk cache.
     """
 
-    def __init__(self, graph: Graph, arch: str | None = None) -> None:
+    def __init__(self, graph: Graph, arch: str | None = None, compile_fn=None) -> None:
         self.graph = graph
         self.arch = arch or target_arch()
         self.plan = p = plan(graph, rows=False)
@@ -425,7 +426,7 @@ class PtxProgram:
             else:
                 self.steps.append(step)
         self.llvm_ir = str(module)
-        self.ptx = compile_ptx(self.llvm_ir, self.arch, graph.name)
+        self.ptx = (compile_fn or compile_ptx)(self.llvm_ir, self.arch, graph.name)
 
     def describe(self) -> str:
         lines = [f"program {self.graph.name} for {self.arch}: "

@@ -14,11 +14,24 @@ import ctypes
 import numpy as np
 
 from ..codegen.kernel import View
-from ..codegen.ptx import PtxProgram
+from ..codegen.ptx import TRIPLE, PtxProgram, compile_ptx
 from ..ir.core import Node
 from ..ir.graph import Graph
 from ..ir.reference import run_op
 from ..ir.shapes import numel
+from . import cache
+
+
+def cached_ptx(llvm_ir: str, arch: str, name: str) -> str:
+    """``compile_ptx`` through the disk cache (``GRAPHC_CACHE_DIR``): eager CUDA ops compile
+    one small program per signature, so a second run of a script compiles none."""
+    k = cache.key(f"{llvm_ir}\0{TRIPLE}\0{arch}")
+    hit = cache.load(k)
+    if hit is not None:
+        return hit.decode()
+    ptx = compile_ptx(llvm_ir, arch, name)
+    cache.store(k, ptx.encode(), "; the PTX is the cached payload")
+    return ptx
 
 
 class GpuProgram:
@@ -29,7 +42,7 @@ class GpuProgram:
 
     def __init__(self, graph: Graph, arch: str | None = None) -> None:
         self.graph = graph
-        self.code = PtxProgram(graph, arch)
+        self.code = PtxProgram(graph, arch, cached_ptx)
         self.plan = p = self.code.plan
         self.ptx = self.code.ptx
         self.llvm_ir = self.code.llvm_ir
