@@ -20,7 +20,7 @@ from .ir.graph import Graph
 from .ir.printer import print_graph
 from .runtime import eager, gpu_eager, replay
 from .runtime.gpu_eager import copy_of, writable
-from .tensor import Tensor, _t, _wrap
+from .tensor import Tensor, _t, _wrap, check_inplace  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------- grad modes
 
@@ -104,20 +104,6 @@ class inference_mode(_GradMode):
 
 def is_grad_enabled() -> bool:
     return _state.grad_enabled
-
-
-def check_inplace(t: Tensor, op: str) -> None:
-    """In-place on a leaf that requires grad (or a view of one) is an error while recording."""
-    if not _state.grad_enabled:
-        return
-    node = t._node
-    if node.op is LEAF and node.requires_grad:
-        raise AutogradError(f"{op}(): a leaf Variable that requires grad is being used in an "
-                            "in-place operation.")
-    base = t._base
-    if base is not None and base._node.op is LEAF and base._node.requires_grad:
-        raise AutogradError(f"{op}(): a view of a leaf Variable that requires grad is being used "
-                            "in an in-place operation.")
 
 
 # ---------------------------------------------------------------- the engine

@@ -321,7 +321,7 @@ class Program:
 def _own(v, d: dt.DType | None = None) -> Tensor:
     """A leaf tensor over ``v``, a fresh array the native program returned (it aliases
     no input and no other output); ``d`` is its dtype when known."""
-    if type(v) is not np.ndarray and not is_device_array(v):
+    if not isinstance(v, np.ndarray) and not is_device_array(v):
         v = np.asarray(v)
         d = None
     if d is None:

@@ -16,7 +16,7 @@ from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import LEAF, _state, make_leaf
 from .ir.errors import IndexOutOfRange, ShapeError, TraceError, ValueArgumentError
-from .tensor import Tensor, _bind, _t, _view, _wrap
+from .tensor import Tensor, _bind, _t, _view, _wrap, check_inplace
 
 
 def _item(it, x: Tensor):
@@ -188,7 +188,7 @@ def getitem(x: Tensor, idx) -> Tensor:
         return _basic(x, items)
     if any(isinstance(it, Tensor) for it in items):
         return _traced_advanced(x, items)
-    if not (x.requires_grad and _state.grad_enabled) and type(x._node.value) is np.ndarray \
+    if not (x.requires_grad and _state.grad_enabled) and isinstance(x._node.value, np.ndarray) \
             and not _state.handler.traces:  # (under tracing a captured tensor's value changes)
         try:  # nothing to differentiate: numpy's own advanced indexing (a copy, as PyTorch)
             v = x._node.value[items]
@@ -234,11 +234,10 @@ def _grad_involved(x: Tensor, value) -> bool:
 
 def setitem(x: Tensor, idx, value) -> None:
     items = _items(x, idx)
-    if _grad_involved(x, value) or type(x._node.value) is not np.ndarray:
+    if _grad_involved(x, value) or not isinstance(x._node.value, np.ndarray):
         new = functional_write(x, positions(x.shape, items), _t(value))
         x._assign(new._node, "__setitem__")
         return
-    from .autograd import check_inplace
     check_inplace(x, "__setitem__")
     buf = x._node.value
     if not buf.flags.writeable:

@@ -223,7 +223,7 @@ class Tensor:
     @property
     def device(self) -> device:
         v = self._node.value
-        if v is None or type(v) is np.ndarray:
+        if v is None or isinstance(v, np.ndarray):
             return CPU
         return device("cuda", v.device)
 
@@ -340,7 +340,7 @@ class Tensor:
         """The value as a numpy array: a CUDA tensor's is copied to the host only for
         ``copy`` (item, tolist, printing), as PyTorch; numpy() of one raises."""
         v = self._value(what)
-        if type(v) is np.ndarray:
+        if isinstance(v, np.ndarray):
             return v
         if not copy:
             raise ArgumentError(f"can't convert {self.device} device type tensor to numpy. "
@@ -459,7 +459,7 @@ class Tensor:
         v = self._node.value
         if v is None:
             return True
-        return bool(v.flags.c_contiguous) if type(v) is np.ndarray else v.is_contiguous
+        return bool(v.flags.c_contiguous) if isinstance(v, np.ndarray) else v.is_contiguous
 
     def to(self, *args, **kwargs) -> Tensor:
         dtype, dev = kwargs.get("dtype"), kwargs.get("device")
@@ -642,7 +642,6 @@ class Tensor:
     # ---- in-place
     def _assign(self, new: Node, op: str) -> Tensor:
         """Write ``new``'s value into this tensor's memory and make it this tensor's node."""
-        from .autograd import check_inplace
         node = self._node
         check_inplace(self, op)
         if new.shape != node.shape:
@@ -676,8 +675,9 @@ class Tensor:
             leaf.requires_grad = node.requires_grad and node.op is LEAF
             leaf.sink = node.sink
             self._node = leaf
-        from .indexing import after_write
-        after_write(self)
+        if self._base is not None or self._views:  # views to refresh
+            from .indexing import after_write
+            after_write(self)
         return self
 
     def add_(self, other, *, alpha=1) -> Tensor:
@@ -754,3 +754,17 @@ def _cast_to(node: Node, dtype: DType, copy: bool = False) -> Node:
     if node.dtype is dtype and not copy:
         return node
     return _state.handler.bind(P.CAST, (node,), {"dtype": dtype})
+
+
+def check_inplace(t: Tensor, op: str) -> None:
+    """In-place on a leaf that requires grad (or a view of one) is an error while recording."""
+    if not _state.grad_enabled:
+        return
+    node = t._node
+    if node.op is LEAF and node.requires_grad:
+        raise AutogradError(f"{op}(): a leaf Variable that requires grad is being used in an "
+                            "in-place operation.")
+    base = t._base
+    if base is not None and base._node.op is LEAF and base._node.requires_grad:
+        raise AutogradError(f"{op}(): a view of a leaf Variable that requires grad is being used "
+                            "in an in-place operation.")

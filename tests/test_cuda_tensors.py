@@ -193,3 +193,12 @@ def test_training_on_the_gpu_equals_cpu(compiled):
     np.testing.assert_allclose(got_losses, want_losses, rtol=1e-4)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_numpy_subclasses_stay_host_tensors(tmp_path):
+    m = np.memmap(tmp_path / "a.bin", dtype=np.float32, mode="w+", shape=(4,))
+    m[:] = 2.0
+    t = graphc.from_numpy(m)
+    assert t.device == "cpu" and not t.is_cuda
+    np.testing.assert_array_equal((t + 1).numpy(), np.full(4, 3.0, np.float32))
+    np.testing.assert_array_equal(t[[0, 3]].numpy(), [2.0, 2.0])

@@ -188,7 +188,7 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     m = amax(x.detach(), dim, keepdim=True)
     v = m._node.value
     # eager on the host, all finite: the select is a no-op (3 ops); else the general path
-    if type(v) is not np.ndarray or np.isinf(v).any():
+    if not isinstance(v, np.ndarray) or np.isinf(v).any():
         m = where(isinf(m), 0.0, m)
     out = log(sum(exp(x - m), dim, keepdim=True)) + m
     if not keepdim:

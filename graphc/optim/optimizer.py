@@ -21,10 +21,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from ..autograd import enable_grad, no_grad
 from ..creation import tensor
 from ..ir import dtypes as dt
-from ..ir.core import _state, use_handler
+from ..ir import ops as P
+from ..ir.core import EMPTY, _state, make_leaf, use_handler
+from ..ir.reference import run_op
 from ..runtime.eager import EAGER
 from ..tensor import Tensor
 
@@ -50,6 +54,20 @@ def concrete(make: Callable[[], Tensor]) -> Tensor:
             return make()
     with use_handler(EAGER), no_grad():
         return make()
+
+
+def sub_scaled_(p: Tensor, g: Tensor, lr: Any) -> None:
+    """``p.sub_(g * lr)``, the update of SGD. Eagerly, on numpy arrays of one dtype and a
+    Python number, it runs the two ops' numpy code without their nodes and shape rules (an
+    eager step pays per op): the same bits, and ``_assign``'s bookkeeping."""
+    pv, gv = p._node.value, g._node.value
+    if type(pv) is np.ndarray and type(gv) is np.ndarray and pv.dtype == gv.dtype and \
+            type(lr) in (int, float):
+        d = p._node.dtype
+        new = run_op(P.SUB, EMPTY, [pv, run_op(P.MUL, EMPTY, [gv, lr], d)], d)
+        p._assign(make_leaf(p._node.shape, d, new), "sub_")
+    else:  # traced (values are symbolic), on a GPU, or mixed dtypes
+        p.sub_(g * lr)
 
 
 def _scalar(value: Any) -> float:

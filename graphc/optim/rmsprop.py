@@ -7,7 +7,7 @@ from typing import Any
 from ..autograd import no_grad
 from ..creation import tensor, zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, concrete
+from .optimizer import Optimizer, concrete, sub_scaled_
 
 
 class RMSprop(Optimizer):
@@ -60,7 +60,7 @@ class RMSprop(Optimizer):
                     if use_momentum:
                         buf = state["momentum_buffer"]
                         buf.mul_(momentum).add_(g / avg)
-                        p.sub_(buf * lr)
+                        sub_scaled_(p, buf, lr)
                     else:
                         p.add_(g * -lr / avg)
         return loss

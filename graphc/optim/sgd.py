@@ -8,7 +8,7 @@ from ..autograd import no_grad
 from ..composite import where
 from ..creation import tensor, zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, concrete, tracing
+from .optimizer import Optimizer, concrete, sub_scaled_, tracing
 
 # Under tracing a momentum buffer is a zero tensor from the start (state must be concrete),
 # while PyTorch's first step sets it to the gradient. With dampening 0 the usual update gives
@@ -55,7 +55,7 @@ class SGD(Optimizer):
                     if use_momentum:
                         buf = self._momentum(p, g, momentum, dampening, damped)
                         g = g + buf * momentum if nesterov else buf
-                    p.sub_(g * lr)
+                    sub_scaled_(p, g, lr)
         return loss
 
     def _momentum(self, p: Tensor, g: Tensor, momentum: Any, dampening: Any,

@@ -47,7 +47,7 @@ class EagerHandler(Handler):
                 if checks and x.vbox is not None and x.ver != x.vbox[0]:
                     check_saved(x)
                 v = x.value
-                if type(v) is not _ndarray:  # a CUDA tensor: the op runs on its device
+                if type(v) is not _ndarray and not isinstance(v, _ndarray):  # a CUDA tensor
                     device = True
                 elif cast and v.dtype is not to and v.dtype != to:
                     v = v.astype(to)

@@ -95,18 +95,18 @@ def run(op, inputs, attrs: dict, shape: tuple, dtype):
 
 def writable(buf) -> bool:
     """Whether an in-place op may write ``buf`` (no broadcast dims, not read-only)."""
-    if type(buf) is np.ndarray:
+    if isinstance(buf, np.ndarray):
         return buf.flags.writeable
     return all(st or d == 1 for d, st in zip(buf.shape, buf.strides))
 
 
 def copy_into(buf, value) -> None:
     """Write ``value`` (same shape, a numpy or device array) into ``buf``."""
-    if type(buf) is np.ndarray:  # (a compiled CUDA program updates 0-d host state too)
-        np.copyto(buf, value if type(value) is np.ndarray else value.to_numpy(),
+    if isinstance(buf, np.ndarray):  # (a compiled CUDA program updates 0-d host state too)
+        np.copyto(buf, value if isinstance(value, np.ndarray) else value.to_numpy(),
                   casting="unsafe")
         return
-    if type(value) is np.ndarray:
+    if isinstance(value, np.ndarray):
         value = type(buf).from_numpy(np.asarray(value, buf.dtype), buf.device)
     if not buf.is_contiguous:
         raise GraphcError(f"in-place write into a non-contiguous CUDA view "
@@ -120,7 +120,7 @@ def copy_into(buf, value) -> None:
 
 def copy_of(v):
     """A contiguous copy of a numpy or device array, in the same memory."""
-    if type(v) is np.ndarray:
+    if isinstance(v, np.ndarray):
         return v.copy()
     out = type(v).empty(v.shape, v.dtype, v.device)
     copy_into(out, v)

@@ -16,22 +16,26 @@ from collections.abc import Sequence
 from ..ir import dtypes as dt
 from ..ir.autodiff import grad_graph
 from ..ir.core import LEAF, Node, make_leaf
-from ..ir.graph import Graph
-from .eager import check_saved, evaluate
+from ..ir.reference import _call, run_op
+from .eager import check_saved
 
 MAX_PLANS = 64  # structures kept (a training step has one; varying shapes add more)
 
 
 class Plan:
-    """A recorded gradient graph whose inputs are placeholders, and where each one's value
-    comes from: ``sources[i]`` indexes the seeds followed by the structure's nodes."""
+    """A recorded gradient graph as a program over a list of values: the graph's inputs
+    (``sources[i]`` indexes the seeds followed by the structure's nodes), its literals,
+    then one value per step; no node of the forward graph it was recorded from (a plan
+    must not keep a step's values alive)."""
 
-    __slots__ = ("graph", "sources", "outputs")
+    __slots__ = ("sources", "template", "steps", "outputs")
 
-    def __init__(self, graph: Graph, sources: list[int], outputs: list[int | None]) -> None:
-        self.graph = graph
+    def __init__(self, sources: list[int], template: list, steps: list[tuple],
+                 outputs: list[tuple | None]) -> None:
         self.sources = sources
-        self.outputs = outputs  # per wrt: index into graph.outputs, or None (no gradient)
+        self.template = template  # the value list before a replay: inputs (None), literals
+        self.steps = steps  # (op, attrs, value indices, dtype, whether inputs need casts)
+        self.outputs = outputs  # per wrt: (value index, shape, dtype), or None
 
 
 _plans: dict[tuple, Plan] = {}
@@ -71,27 +75,27 @@ def structure(outs: Sequence[Node], seeds: Sequence[Node], wrt: Sequence[Node],
     numbered by first use so that two uses of one node stay one node."""
     index = {id(n): i for i, n in enumerate(order)}
     nodes = list(order)
-    key: list = [dt.get_default_dtype()]
+    key: list = [dt.get_default_dtype()]  # flat: each node's entry says how long it is
+    add = key.append
     for n in order:
         if n.op is LEAF:
-            key.append((n.shape, n.dtype))
+            add((n.shape, n.dtype))
             continue
-        ins = []
+        key += (n.op, n.shape, n.dtype, tuple(n.attrs.items()), len(n.inputs))
         for x in n.inputs:
             if type(x) is Node:
                 i = index.get(id(x))
                 if i is None:
                     i = index[id(x)] = len(nodes)
                     nodes.append(x)
-                    ins.append((x.shape, x.dtype))
-                ins.append(i)
+                    add((x.shape, x.dtype))
+                add(i)
             elif type(x) is float:
-                ins.append(repr(x))  # -0.0 and 0.0 (and nan) differ
+                add(repr(x))  # -0.0 and 0.0 (and nan) differ
             elif type(x) is int or type(x) is bool:
-                ins.append((type(x), x))
+                add((type(x), x))
             else:
                 return None, nodes
-        key.append((n.op, n.shape, n.dtype, tuple(n.attrs.items()), tuple(ins)))
     key.append(tuple((s.shape, s.dtype, index.get(id(o), -1)) for s, o in zip(seeds, outs)))
     key.append(tuple(index.get(id(w), -1) for w in wrt))
     try:
@@ -103,46 +107,55 @@ def structure(outs: Sequence[Node], seeds: Sequence[Node], wrt: Sequence[Node],
 
 def record(outs: Sequence[Node], wrt: Sequence[Node], order: list[Node], nodes: list[Node],
            n_seeds: int) -> Plan | None:
-    """The transform's gradient graph cut loose from this forward graph: its inputs become
-    placeholders (a plan must not keep a step's values alive). None if it reads a node
-    the structure does not name (then the key would not cover it)."""
+    """The transform's gradient graph as a plan; None if it reads a node the structure
+    does not name (then the key would not cover it)."""
     graph, seed_ph, kept = grad_graph(outs, wrt, order=order)
     where = {id(n): n_seeds + i for i, n in enumerate(nodes)}
     where.update((id(s), i) for i, s in enumerate(seed_ph))
     sources = [where.get(id(x)) for x in graph.inputs]
     if None in sources:
         return None
-    copies = {id(x): make_leaf(x.shape, x.dtype) for x in graph.inputs}
+    literals = [x for n in graph.nodes for x in n.inputs if type(x) is not Node]
+    template = [None] * len(sources) + literals
+    index = {id(x): i for i, x in enumerate(graph.inputs)}
+    next_literal = iter(range(len(sources), len(template)))
+    steps = []
     for n in graph.nodes:
-        args = tuple(copies[id(x)] if type(x) is Node else x for x in n.inputs)
-        copies[id(n)] = Node(n.op, args, n.attrs, n.shape, n.dtype)
-    slots: list[int | None] = [None] * len(wrt)
-    for j, i in enumerate(kept):
-        slots[i] = j
-    plan = Graph("backward", [copies[id(x)] for x in graph.inputs],
-                 [copies[id(n)] for n in graph.nodes], [copies[id(o)] for o in graph.outputs])
-    return Plan(plan, sources, slots)
+        refs = tuple(index[id(x)] if type(x) is Node else next(next_literal) for x in n.inputs)
+        cast = n.op.cast_inputs == "promote" or n.op.cast_inputs and any(
+            type(x) is Node and x.dtype is not n.dtype for x in n.inputs)
+        index[id(n)] = len(template) + len(steps)
+        steps.append((n.op, n.attrs, refs, n.dtype, cast))
+    outputs: list[tuple | None] = [None] * len(wrt)
+    for i, o in zip(kept, graph.outputs):
+        outputs[i] = (index[id(o)], o.shape, o.dtype)
+    return Plan(sources, template, steps, outputs)
 
 
 def replay(plan: Plan, nodes: list[Node]) -> list[Node | None]:
-    """Evaluate ``plan`` on this forward graph's ``nodes`` (seeds first). A value the plan
-    reads that was modified in place since it was computed raises, as in the transform."""
-    env = {}
-    real = {}
-    for ph, src in zip(plan.graph.inputs, plan.sources):
+    """Run ``plan`` on this forward graph's ``nodes`` (seeds first). A value it reads that
+    was modified in place since it was computed raises, as in the transform."""
+    vals = plan.template.copy()
+    read = []
+    for i, src in enumerate(plan.sources):
         node = nodes[src]
         if node.vbox is not None and node.ver != node.vbox[0]:
             check_saved(node)
-        env[id(ph)] = node.value
-        real[id(ph)] = node
-    values = evaluate(plan.graph, env)
-    out: list[Node | None] = []
-    for k in plan.outputs:
-        if k is None:
-            out.append(None)
-            continue
-        g = plan.graph.outputs[k]
-        if id(g) not in real:  # else a seed or a forward value: that node, as the transform
-            real[id(g)] = make_leaf(g.shape, g.dtype, values[k])
-        out.append(real[id(g)])
-    return out
+        vals[i] = node.value
+        read.append(node)
+    for op, attrs, refs, dtype, cast in plan.steps:
+        args = [vals[r] for r in refs]
+        vals.append(run_op(op, attrs, args, dtype) if cast else _call(op, attrs, args, dtype.np))
+    made: dict[int, Node] = {}
+    grads: list[Node | None] = []
+    for out in plan.outputs:
+        if out is None:
+            grads.append(None)
+        elif out[0] < len(read):  # a seed or a forward value: that node, as the transform
+            grads.append(read[out[0]])
+        else:  # one node per value: two gradients that are one value are one node, as ever
+            k, shape, dtype = out
+            if k not in made:
+                made[k] = make_leaf(shape, dtype, vals[k])
+            grads.append(made[k])
+    return grads
