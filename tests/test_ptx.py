@@ -39,13 +39,13 @@ def finish(proc: subprocess.Popen) -> None:
 
 
 def assembles(lowered, every_arch: bool = True) -> None:
-    """The PTX of a function lowered for CUDA assembled for every arch of ``ARCHS`` (newer
-    GPUs run older PTX); with ``every_arch``, also PTX generated for each of them."""
+    """The PTX of a function lowered for CUDA assembled for its arch; with ``every_arch``,
+    also PTX generated for each other arch of ``ARCHS``, assembled for it."""
     gpu = lowered.last.native
     for launch in (x for step in gpu.code.steps if isinstance(step, list) for x in step):
         assert min(launch.grid) >= 1 and max(launch.grid[1:]) <= 65535, launch  # CUDA's limits
         assert math.prod(launch.block) <= 1024, launch
-    procs = [assemble(gpu.ptx, arch) for arch in ARCHS]
+    procs = [assemble(gpu.ptx, gpu.code.arch)]
     if every_arch:
         procs += [assemble(PtxProgram(lowered.last.optimized, arch).ptx, arch)
                   for arch in ARCHS if arch != gpu.code.arch]
