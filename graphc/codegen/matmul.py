@@ -129,36 +129,17 @@ def emit_tiled(em) -> None:
             pc = _stepped(loops, b, const(0), const(kk), KC, "pc")
             kc = smin(const(KC), b.sub(const(kk), pc))
             # pack B[pc:pc+kc, jc:jc+nc] as panels of nr columns, zero beyond n
-            j = loops.open(const(0), b.mul(b.sdiv(b.add(nc, const(nr - 1)), const(nr)),
-                                           const(nr)), "pj")
-            q = loops.open(const(0), kc, "pk")
-            col = b.add(jc, j)
-            at = b.add(b_base, b.add(b.mul(b.add(pc, q), const(sb[-2])),
-                                     b.mul(col, const(sb[-1]))))
-            inside = b.icmp_signed("<", col, const(n))
-            safe = b.select(inside, at, const(vb.offset))
-            v = b.select(inside, em.load(vb, safe)[0], zero)
-            panel = b.sdiv(j, const(nr))
-            dst = b.add(b.mul(b.add(b.mul(panel, kc), q), const(nr)), b.srem(j, const(nr)))
-            b.store(v, b.gep(bp, [dst]))
-            loops.close()
-            loops.close()
+            _pack(em, b, loops, bp, vb, nc, nr, kc, zero,
+                  lambda q, c: b.add(b_base, b.add(b.mul(b.add(pc, q), const(sb[-2])),
+                                                   b.mul(b.add(jc, c), const(sb[-1])))),
+                  "b")
             ic = _stepped(loops, b, em.start, em.end, MC, "ic")
             mc = smin(const(MC), b.sub(em.end, ic))
             # pack A[ic:ic+mc, pc:pc+kc] as panels of MR rows, zero beyond mc
-            r = loops.open(const(0), b.mul(b.sdiv(b.add(mc, const(MR - 1)), const(MR)),
-                                           const(MR)), "pr")
-            q = loops.open(const(0), kc, "pq")
-            row = b.add(ic, r)
-            inside = b.icmp_signed("<", r, mc)
-            at = b.add(a_base, b.add(b.mul(row, const(sa[-2])),
-                                     b.mul(b.add(pc, q), const(sa[-1]))))
-            v = b.select(inside, em.load(va, b.select(inside, at, const(va.offset)))[0], zero)
-            panel = b.sdiv(r, const(MR))
-            dst = b.add(b.mul(b.add(b.mul(panel, kc), q), const(MR)), b.srem(r, const(MR)))
-            b.store(v, b.gep(ap, [dst]))
-            loops.close()
-            loops.close()
+            _pack(em, b, loops, ap, va, mc, MR, kc, zero,
+                  lambda q, r: b.add(a_base, b.add(b.mul(b.add(ic, r), const(sa[-2])),
+                                                   b.mul(b.add(pc, q), const(sa[-1])))),
+                  "a")
             first = b.icmp_signed("==", pc, const(0))
             jr = _stepped(loops, b, const(0), nc, nr, "jr")
             ir_ = _stepped(loops, b, const(0), mc, MR, "ir")
@@ -212,6 +193,35 @@ def emit_tiled(em) -> None:
     with b.if_then(b.not_(ok)):  # one of the two allocations may have succeeded
         b.call(free, [raw_a])
         b.call(free, [raw_b])
+
+
+def _pack(em, b, loops, dst, view, size, width: int, kc, zero, source, name: str) -> None:
+    """Copy ``size`` lines (columns of B, rows of A) of an operand into panels of ``width``
+    lines: ``dst[(panel * kc + q) * width + w] = element(q, panel * width + w)``, written in
+    order. Whole panels are plain loads (which vectorize where the operand is contiguous);
+    the last, partial one is padded with zeros."""
+    from .cpu import const
+    whole = b.sdiv(size, const(width))
+    p = loops.open(const(0), whole, f"p{name}")
+    q = loops.open(const(0), kc, f"q{name}")
+    base = b.mul(b.add(b.mul(p, kc), q), const(width))
+    w = loops.open(const(0), const(width), f"w{name}")
+    at = source(q, b.add(b.mul(p, const(width)), w))
+    b.store(em.load(view, at)[0], b.gep(dst, [b.add(base, w)]))
+    loops.close()
+    loops.close()
+    loops.close()
+    rest = b.sub(size, b.mul(whole, const(width)))
+    with b.if_then(b.icmp_signed(">", rest, const(0))):
+        q = loops.open(const(0), kc, f"r{name}")
+        base = b.mul(b.add(b.mul(whole, kc), q), const(width))
+        w = loops.open(const(0), const(width), f"v{name}")
+        inside = b.icmp_signed("<", w, rest)
+        at = b.select(inside, source(q, b.add(b.mul(whole, const(width)), w)),
+                      const(view.offset))
+        b.store(b.select(inside, em.load(view, at)[0], zero), b.gep(dst, [b.add(base, w)]))
+        loops.close()
+        loops.close()
 
 
 def _stepped(loops, b, lo, hi, step: int, name: str):
