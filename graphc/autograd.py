@@ -20,7 +20,7 @@ from .ir.graph import Graph
 from .ir.printer import print_graph
 from .runtime import eager, gpu_eager, replay
 from .runtime.gpu_eager import copy_of, writable
-from .tensor import Tensor, _t, _wrap, check_inplace  # noqa: F401  (re-exported)
+from .tensor import Tensor, _t, _wrap
 
 # ---------------------------------------------------------------- grad modes
 
@@ -158,17 +158,17 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
                 grads_out = autodiff.backward_nodes(outs, seeds, wrt, order)
         finally:
             gpu_eager.in_backward[0] = False
-    reused = {id(s) for s in seeds} | {id(n) for n in order}
+    given = {id(s) for s in seeds}
     results = []
     for g in grads_out:
+        # never alias a user's tensor (a forward node, as all that require grad, or a seed) or
+        # another gradient (a + b gives both one node), nor hand out read-only memory (a sum's
+        # gradient is an expanded view): ``.grad.zero_()`` and ``.grad += ...`` must work
         if g is not None and not tracing and not (create_graph and g.requires_grad) and (
-                id(g) in reused or not writable(g.value)):
-            # never alias a user's tensor or another gradient (a + b gives both one node),
-            # nor hand out read-only memory (a sum's gradient is an expanded view):
-            # ``.grad.zero_()`` and ``.grad += ...`` must work
+                g.requires_grad or id(g) in given or not writable(g.value)):
             g = make_leaf(g.shape, g.dtype, copy_of(g.value))
         if g is not None:
-            reused.add(id(g))
+            given.add(id(g))
         results.append(None if g is None else _wrap(g))
     if not (retain_graph if retain_graph is not None else create_graph) and not tracing:
         _free(order)

@@ -296,7 +296,7 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise ArgumentError(f"assigned grad expected to be a Tensor or None but got "
                                     f"{type(value).__name__}")
-            if value.shape != self.shape:
+            if value._node.shape != self._node.shape:  # (not .shape: two Sizes per backward)
                 raise ShapeError(f"assigned grad has data of a different size: "
                                  f"{list(value.shape)} vs {list(self.shape)}")
         if _state.handler.traces:  # recorded, written back after each compiled call

@@ -408,6 +408,26 @@ def test_scheduler_state_dict_round_trip(name, kwargs):
     assert again == cont
 
 
+@pytest.mark.parametrize("dtype", [graphc.float32, graphc.float64])
+@pytest.mark.parametrize("lr", [0.01, 3])
+def test_eager_update_equals_the_tensor_ops(dtype, lr):
+    # optimizer.sub_scaled_ skips the ops' nodes eagerly: the same bits as p.sub_(g * lr),
+    # version bump and views included
+    from graphc.optim.optimizer import sub_scaled_
+    for shape in SHAPES:
+        w = _rng.standard_normal(shape)
+        g = graphc.tensor(_rng.standard_normal(shape), dtype=dtype)
+        fast, slow = (graphc.tensor(w, dtype=dtype, requires_grad=True) for _ in range(2))
+        view = fast.reshape(-1)
+        with graphc.no_grad():
+            sub_scaled_(fast, g, lr)
+            slow.sub_(g * lr)
+        np.testing.assert_array_equal(fast.detach().numpy(), slow.detach().numpy())
+        assert fast._version == slow._version == 1 and fast.dtype is dtype
+        assert fast.requires_grad and fast.is_leaf
+        np.testing.assert_array_equal(view.detach().numpy(), slow.detach().numpy().ravel())
+
+
 def test_optimizer_api_checks():
     p = graphc.zeros(2, requires_grad=True)
     with pytest.raises(ValueError, match="empty parameter list"):

@@ -112,9 +112,12 @@ def _binary_infer(name: str, kind: str):
             shape = sy if not sx else broadcast_shapes(sx, sy, op=name)
         if kind == "bool":
             return shape, dt.bool_
-        if type(x) is not Node and type(y) is not Node:
+        if type(x) is Node and type(y) is Node and x.dtype is y.dtype:
+            d = x.dtype  # (the common case, without a call)
+        elif type(x) is not Node and type(y) is not Node:
             raise ArgumentError(f"{name}(): expected at least one tensor operand")
-        d = _result_type2(x, y)
+        else:
+            d = pair_result_type(x, y)
         if kind == "float":
             d = dt.float_of(d)
         elif is_pow and d is dt.bool_:
@@ -135,7 +138,7 @@ def _is_bool(v) -> bool:
     return type(v) is bool or type(v) is Node and v.dtype is dt.bool_
 
 
-def _result_type2(x, y) -> dt.DType:
+def pair_result_type(x, y) -> dt.DType:
     """PyTorch's result type of two operands; the common cases before the general rule."""
     if type(x) is Node:
         if type(y) is Node:
@@ -231,7 +234,7 @@ def _where_infer(inputs, attrs):
     c = _need_node("where", c)
     if c.dtype is not dt.bool_:
         raise DTypeError(f"where(): expected a bool condition, got {describe(c)}")
-    return broadcast_shapes(c.shape, _shape(x), _shape(y), op="where"), _result_type2(x, y)
+    return broadcast_shapes(c.shape, _shape(x), _shape(y), op="where"), pair_result_type(x, y)
 
 
 _INT_OF_SIZE = {4: np.int32, 8: np.int64}
@@ -257,23 +260,29 @@ def _select_dtype(c, x, y) -> np.dtype | None:
             if v.shape != c.shape or v.dtype.kind != "f" or d is not None and v.dtype != d:
                 return None
             d = v.dtype
-        elif type(v) not in (int, float, bool):
+        elif type(v) not in _SCALARS:
             return None
     return d if d is not None and d.itemsize in _INT_OF_SIZE else None
 
 
-def _bits_of(v, d: np.dtype) -> np.ndarray:
-    """``v`` (an array of dtype ``d`` or a Python scalar) as integers of ``d``'s bits."""
-    return (v if type(v) is np.ndarray else np.array(v, dtype=d)).view(_INT_OF_SIZE[d.itemsize])
+def _bits_of(v, d: np.dtype) -> np.ndarray | None:
+    """``v`` (an array of dtype ``d`` or a Python scalar) as integers of ``d``'s bits; None
+    for +0.0 (relu's literal), whose bits are all zero: no array needed."""
+    if type(v) is not np.ndarray:
+        if v == 0 and math.copysign(1, v) > 0:
+            return None
+        v = np.array(v, dtype=d)
+    return v.view(_INT_OF_SIZE[d.itemsize])
 
 
-def _select_bits(c: np.ndarray, xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
-    """``where(c, x, y)`` on the integer bits of x and y: y ^ ((x ^ y) & -c)."""
-    m = c.astype(xb.dtype)
-    if not yb.ndim and not yb:    # y is +0.0: x & -c
+def _select_bits(c: np.ndarray, xb: np.ndarray | None, yb: np.ndarray | None) -> np.ndarray:
+    """``where(c, x, y)`` on the integer bits of x and y (None: +0.0): y ^ ((x ^ y) & -c)."""
+    if yb is None:  # x & -c
+        m = c.astype(xb.dtype)
         np.negative(m, out=m)
         return np.bitwise_and(xb, m, out=m)
-    if not xb.ndim and not xb:    # x is +0.0: y & (c - 1)
+    m = c.astype(yb.dtype)
+    if xb is None:  # y & (c - 1)
         np.subtract(m, 1, out=m)
         return np.bitwise_and(yb, m, out=m)
     np.negative(m, out=m)
@@ -338,13 +347,13 @@ def _expand_back(n: Node, g: Node) -> Node:
 
 
 def _sum_impl(attrs, x):
-    axes = tuple(a for a in attrs["axes"] if a < x.ndim)
+    axes = tuple(attrs["axes"]) if x.ndim else ()  # (infer checked them; a 0-d x has none)
     d = None if x.dtype.kind == "f" else np.int64
     return np.add.reduce(x, axis=axes, keepdims=attrs["keepdims"], dtype=d)
 
 
 def _max_impl(attrs, x):
-    axes = tuple(a for a in attrs["axes"] if a < x.ndim)
+    axes = tuple(attrs["axes"]) if x.ndim else ()
     return np.maximum.reduce(x, axis=axes, keepdims=attrs["keepdims"])
 
 
@@ -401,14 +410,31 @@ def _inverse_perm(perm):
     return tuple(inv)
 
 
-RESHAPE = register(Op("reshape", _reshape_infer, lambda a, x: np.reshape(x, a["shape"]),
+# (the array methods, not np.reshape/np.transpose: those add two Python calls per op)
+RESHAPE = register(Op("reshape", _reshape_infer, lambda a, x: x.reshape(a["shape"]),
                       lambda n, g, need: (reshape_to(g, n.inputs[0].shape),),
                       view=True, grad_name="View"))
-PERMUTE = register(Op("permute", _permute_infer, lambda a, x: np.transpose(x, a["perm"]),
+PERMUTE = register(Op("permute", _permute_infer, lambda a, x: x.transpose(a["perm"]),
                       lambda n, g, need: (PERMUTE(g, perm=_inverse_perm(n.attrs["perm"])),),
                       view=True))
-EXPAND = register(Op("expand", _expand_infer, lambda a, x: np.broadcast_to(x, a["shape"]),
-                     lambda n, g, need: (g,), view=True))
+
+
+def _expand_impl(attrs, x):
+    """A read-only broadcast view, as ``np.broadcast_to`` gives; built directly on a
+    C-contiguous ``x`` (broadcast_to sets up an nditer: 2-3x the time of a small op)."""
+    shape = attrs["shape"]
+    if not (x.size and x.flags.c_contiguous):
+        return np.broadcast_to(x, shape)
+    lead = len(shape) - x.ndim
+    strides = (0,) * lead + tuple([st if d == s else 0
+                                   for d, s, st in zip(x.shape, shape[lead:], x.strides)])
+    out = np.ndarray(shape, x.dtype, x, 0, strides)
+    out.flags.writeable = False
+    return out
+
+
+EXPAND = register(Op("expand", _expand_infer, _expand_impl, lambda n, g, need: (g,),
+                     view=True))
 
 
 def slice_len(start: int, stop: int, step: int) -> int:
@@ -522,14 +548,17 @@ CONCAT = register(Op("concat", _concat_infer,
 # ---------------------------------------------------------------- gather / scatter-add
 
 def _index_grid(index: np.ndarray, axis: int) -> tuple:
-    """numpy index tuple selecting ``[..., index[...], ...]`` along ``axis``."""
-    grid = list(np.indices(index.shape, sparse=True))
-    grid[axis] = index
-    return tuple(grid)
+    """numpy index tuple selecting ``[..., index[...], ...]`` along ``axis`` (what
+    ``np.indices(sparse=True)`` gives, without its Python overhead or the unused axis)."""
+    n = index.ndim
+    return tuple([index if i == axis else np.arange(d).reshape((1,) * i + (d,) + (1,) * (n - i - 1))
+                  for i, d in enumerate(index.shape)])
 
 
 def _check_index_values(name: str, index: np.ndarray, size: int) -> None:
-    if index.size and (index.min() < 0 or index.max() >= size):
+    # one pass: as unsigned, a negative index is larger than any size (and the ufunc's
+    # reduce, not index.max(): that adds a Python call; eager pays per op)
+    if index.size and np.maximum.reduce(index.view(np.uint64), None) >= size:
         bad = index[(index < 0) | (index >= size)].flat[0]
         raise IndexValueError(f"{name}(): index {bad} is out of bounds for dimension with "
                               f"size {size}")
@@ -587,7 +616,7 @@ def _scatter_add_impl(attrs, base, index, src):
         _check_index_values("scatter_add", index, 1)
         return out + src.sum() * (index.size > 0)
     _check_index_values("scatter_add", index, base.shape[axis])
-    part = src[tuple(slice(0, d) for d in index.shape)]
+    part = src if src.shape == index.shape else src[tuple(slice(0, d) for d in index.shape)]
     grid = _index_grid(index, axis)
     if index.shape[axis] == 1:
         # one index per line along the axis: no position is hit twice, so a plain indexed add
@@ -708,7 +737,9 @@ def _constant_impl(attrs, *unused):
     value = attrs["value"]
     if isinstance(value, np.ndarray):
         return value
-    return np.full(attrs["shape"], value, dtype=attrs["dtype"].np)
+    out = np.empty(attrs["shape"], dtype=attrs["dtype"].np)  # np.full's body: its Python
+    np.copyto(out, value, casting="unsafe")                  # wrapper costs more here
+    return out
 
 
 CONSTANT = register(Op("constant", _constant_infer, _constant_impl, None))

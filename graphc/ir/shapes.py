@@ -14,6 +14,14 @@ def broadcast_shapes(*shapes: Shape, op: str = "broadcast") -> Shape:
             break
     else:
         return first if first or len(shapes) == 1 else max(shapes, key=len)
+    if len(shapes) == 2:  # two shapes: a bias, or one of kept dims (x - x.max(1, True))
+        a, b = shapes if len(shapes[0]) >= len(shapes[1]) else shapes[::-1]
+        if a[len(a) - len(b):] == b:
+            return a
+        if len(a) == len(b):
+            out = tuple([y if x == 1 else x for x, y in zip(a, b)])
+            if all([y == 1 or y == o for y, o in zip(b, out)]):
+                return out
     ndim = max(len(s) for s in shapes)
     out = [1] * ndim
     for s in shapes:

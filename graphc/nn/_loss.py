@@ -134,7 +134,8 @@ def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
     dim = 1 if logp.ndim > 1 else 0
     v = target._node.value  # (a device array on a GPU: the general path)
     if weight is None and not _state.handler.traces and reduction != "none" and \
-            isinstance(v, np.ndarray) and not (v == ignore_index).any():
+            isinstance(v, np.ndarray) and \
+            not np.logical_or.reduce(v == ignore_index, None):  # (.any() costs a Python call)
         # eager, nothing ignored (the usual case): 4 ops instead of 12 (eager pays per op);
         # the index is bound directly, as no one else sees it (no view bookkeeping)
         shape = target._node.shape

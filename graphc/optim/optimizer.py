@@ -28,7 +28,7 @@ from ..creation import tensor
 from ..ir import dtypes as dt
 from ..ir import ops as P
 from ..ir.core import EMPTY, _state, make_leaf, use_handler
-from ..ir.reference import run_op
+from ..ir.reference import _call
 from ..runtime.eager import EAGER
 from ..tensor import Tensor
 
@@ -63,8 +63,8 @@ def sub_scaled_(p: Tensor, g: Tensor, lr: Any) -> None:
     pv, gv = p._node.value, g._node.value
     if type(pv) is np.ndarray and type(gv) is np.ndarray and pv.dtype == gv.dtype and \
             type(lr) in (int, float):
-        d = p._node.dtype
-        new = run_op(P.SUB, EMPTY, [pv, run_op(P.MUL, EMPTY, [gv, lr], d)], d)
+        d = p._node.dtype  # (no input casts: one dtype)
+        new = _call(P.SUB, EMPTY, [pv, _call(P.MUL, EMPTY, [gv, lr], d.np)], d.np)
         p._assign(make_leaf(p._node.shape, d, new), "sub_")
     else:  # traced (values are symbolic), on a GPU, or mixed dtypes
         p.sub_(g * lr)

@@ -15,6 +15,7 @@ from ..ir import dtypes as dt
 from ..ir.core import EMPTY, LEAF, Handler, Node, Op, _state
 from ..ir.errors import _PKG_DIR, AutogradError, format_loc
 from ..ir.graph import Graph
+from ..ir.ops import pair_result_type
 from ..ir.reference import _call, run_op  # noqa: F401  (run_op: re-exported)
 from . import gpu_eager
 from .malloc import keep_freed_memory
@@ -34,11 +35,14 @@ class EagerHandler(Handler):
     checks_saved = False  # whether inputs must be unmodified since computed (backward's rule)
 
     def bind(self, op: Op, inputs: Sequence, attrs: dict) -> Node:
-        shape, dtype = op.infer(inputs, attrs)
+        # (elementwise ops' rules cost less than a lookup of the remembered answer)
+        ufunc = op.ufunc
+        shape, dtype = op.infer(inputs, attrs) if ufunc is not None else \
+            _infer(op, inputs, attrs)
         npd = dtype.np
         cast = op.cast_inputs
         # comparisons: operands meet in PyTorch's promoted type, the result is bool
-        to = dt.result_type(inputs).np if cast == "promote" else npd
+        to = pair_result_type(*inputs).np if cast == "promote" else npd
         checks = self.checks_saved
         record = device = False
         vals = []
@@ -60,7 +64,6 @@ class EagerHandler(Handler):
             out = gpu_eager.run(op, inputs, attrs, shape, dtype)
             vbox = inputs[0].vbox if op.view and out.alloc is vals[0].alloc else [0]
         else:
-            ufunc = op.ufunc
             try:  # what _call does, inlined: elementwise ops call their numpy function directly
                 out = ufunc(*vals) if ufunc is not None else op.impl(attrs, *vals)
             except (ValueError, OverflowError):
@@ -87,6 +90,26 @@ class EagerHandler(Handler):
                 inputs = tuple(inputs)
             return Node(op, inputs, attrs, shape, dtype, out, True, loc, vbox, vbox[0])
         return Node(LEAF, (), EMPTY, shape, dtype, out, False, None, vbox, vbox[0])
+
+
+_SHAPE_RULES: dict[tuple, tuple] = {}  # (op, default float, attrs, input types) -> (shape, dtype)
+
+
+def _infer(op: Op, inputs: Sequence, attrs: dict) -> tuple:
+    """``op.infer``, remembered: a shape rule's answer depends only on the key below (a
+    literal only by its type), and eager mode pays for the rule at every op of every step
+    (matmul's, permute's, a reduction's cost several times the lookup)."""
+    key = (op, dt._default_float, tuple(attrs.items()) if attrs else None,
+           *[(x.shape, x.dtype) if type(x) is Node else type(x) for x in inputs])
+    try:
+        return _SHAPE_RULES[key]
+    except KeyError:  # the first time (errors are raised, and never remembered)
+        if len(_SHAPE_RULES) >= 4096:
+            _SHAPE_RULES.clear()
+        out = _SHAPE_RULES[key] = op.infer(inputs, attrs)
+        return out
+    except TypeError:  # an unhashable attribute: a constant's array
+        return op.infer(inputs, attrs)
 
 
 class CheckedEagerHandler(EagerHandler):

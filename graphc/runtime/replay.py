@@ -34,7 +34,7 @@ class Plan:
                  outputs: list[tuple | None]) -> None:
         self.sources = sources
         self.template = template  # the value list before a replay: inputs (None), literals
-        self.steps = steps  # (op, attrs, value indices, dtype, whether inputs need casts)
+        self.steps = steps  # (op, attrs, value indices, numpy dtype, DType if inputs need casts)
         self.outputs = outputs  # per wrt: (value index, shape, dtype), or None
 
 
@@ -96,13 +96,14 @@ def structure(outs: Sequence[Node], seeds: Sequence[Node], wrt: Sequence[Node],
                 add((type(x), x))
             else:
                 return None, nodes
-    key.append(tuple((s.shape, s.dtype, index.get(id(o), -1)) for s, o in zip(seeds, outs)))
-    key.append(tuple(index.get(id(w), -1) for w in wrt))
+    add(tuple((s.shape, s.dtype, index.get(id(o), -1)) for s, o in zip(seeds, outs)))
+    add(tuple(index.get(id(w), -1) for w in wrt))
+    frozen = tuple(key)
     try:
-        hash(key := tuple(key))
+        hash(frozen)
     except TypeError:  # an attribute that is a list or an array
         return None, nodes
-    return key, nodes
+    return frozen, nodes
 
 
 def record(outs: Sequence[Node], wrt: Sequence[Node], order: list[Node], nodes: list[Node],
@@ -125,7 +126,7 @@ def record(outs: Sequence[Node], wrt: Sequence[Node], order: list[Node], nodes: 
         cast = n.op.cast_inputs == "promote" or n.op.cast_inputs and any(
             type(x) is Node and x.dtype is not n.dtype for x in n.inputs)
         index[id(n)] = len(template) + len(steps)
-        steps.append((n.op, n.attrs, refs, n.dtype, cast))
+        steps.append((n.op, n.attrs, refs, n.dtype.np, n.dtype if cast else None))
     outputs: list[tuple | None] = [None] * len(wrt)
     for i, o in zip(kept, graph.outputs):
         outputs[i] = (index[id(o)], o.shape, o.dtype)
@@ -143,9 +144,11 @@ def replay(plan: Plan, nodes: list[Node]) -> list[Node | None]:
             check_saved(node)
         vals[i] = node.value
         read.append(node)
-    for op, attrs, refs, dtype, cast in plan.steps:
-        args = [vals[r] for r in refs]
-        vals.append(run_op(op, attrs, args, dtype) if cast else _call(op, attrs, args, dtype.np))
+    get = vals.__getitem__
+    for op, attrs, refs, npd, cast_to in plan.steps:
+        args = list(map(get, refs))  # (no comprehension: its frame costs more here)
+        vals.append(_call(op, attrs, args, npd) if cast_to is None else
+                    run_op(op, attrs, args, cast_to))
     made: dict[int, Node] = {}
     grads: list[Node | None] = []
     for out in plan.outputs:

@@ -21,7 +21,7 @@ def _activation(name: str, fn, params: tuple = (), defaults: tuple = ()) -> type
             object.__setattr__(self, k, values[k])
 
     def forward(self, x: Tensor) -> Tensor:
-        return fn(x, *(getattr(self, k) for k in params))
+        return fn(x, *[getattr(self, k) for k in params]) if params else fn(x)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={getattr(self, k)!r}" for k in params if k != "inplace")

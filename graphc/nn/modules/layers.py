@@ -8,7 +8,7 @@ import math
 from ... import creation
 from ...ir import dtypes as dt
 from ...ir.errors import ShapeError
-from ...tensor import Tensor
+from ...tensor import Tensor, _t
 from .. import functional as F
 from .. import init
 from .module import Module, Parameter
@@ -50,7 +50,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
+        shape = _t(x)._node.shape  # (not x.shape: a Size per call)
+        if not shape or shape[-1] != self.in_features:
             raise _shape_error(self, x, f"(*, {self.in_features})")
         return F.linear(x, self.weight, self.bias)
 
