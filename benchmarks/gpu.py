@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from training import mlp, training_step  # benchmarks/ is on sys.path
 
 import graphc
 import graphc.nn.functional as F
@@ -70,22 +71,11 @@ def w3() -> None:
 def w4() -> None:
     for batch in (64, 512):
         graphc.manual_seed(0)
-        model = graphc.nn.Sequential(graphc.nn.Linear(64, 128), graphc.nn.ReLU(),
-                                     graphc.nn.Linear(128, 128), graphc.nn.ReLU(),
-                                     graphc.nn.Linear(128, 10)).to("cuda")
-        opt = graphc.optim.SGD(model.parameters(), lr=0.01)
-        x = graphc.randn(batch, 64, device="cuda")
-        y = graphc.randint(0, 10, (batch,)).to("cuda")
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
+        model = mlp(graphc, (64, 128, 128, 10)).to("cuda")
+        step = training_step(graphc, model, batch, np.random.default_rng(0), device="cuda")
         compiled = graphc.compile(step)
-        t_c = best(lambda: compiled(x, y), repeats=3, inner=20)
-        t_e = best(lambda: step(x, y), repeats=3, inner=3)
+        t_c = best(compiled, repeats=3, inner=20)
+        t_e = best(step, repeats=3, inner=3)
         print(f"W4 batch {batch} on CUDA: compiled {t_c * 1e6:.0f} us/step, eager "
               f"{t_e * 1e6:.0f} us/step")
 

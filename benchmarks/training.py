@@ -37,11 +37,11 @@ def same_weights(graphc_model, torch_model) -> None:
                                   for k, v in torch_model.state_dict().items()})
 
 
-def training_step(lib, model, batch: int, rng):
+def training_step(lib, model, batch: int, rng, device: str = "cpu"):
     opt = lib.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = lib.nn.CrossEntropyLoss()
-    x = lib.tensor(rng.standard_normal((batch, 64)).astype(np.float32))
-    y = lib.tensor(rng.integers(0, 10, batch))
+    x = lib.tensor(rng.standard_normal((batch, 64)).astype(np.float32), device=device)
+    y = lib.tensor(rng.integers(0, 10, batch), device=device)
 
     def step():
         opt.zero_grad()
