@@ -97,6 +97,11 @@ def _check_device(dev) -> device:
     return d
 
 
+def cuda_device(index=None):
+    """What ``.cuda(index)`` moves to: cuda, cuda:<index>, or a given device or string."""
+    return "cuda" if index is None else f"cuda:{index}" if isinstance(index, int) else index
+
+
 # ---------------------------------------------------------------- wrapping
 
 def _wrap(node: Node) -> Tensor:
@@ -500,8 +505,7 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self, device=None) -> Tensor:
-        return self.to("cuda" if device is None else
-                       f"cuda:{device}" if isinstance(device, int) else device)
+        return self.to(cuda_device(device))
 
     def float(self) -> Tensor:
         return self.type(dt.float32)

@@ -202,3 +202,13 @@ def test_numpy_subclasses_stay_host_tensors(tmp_path):
     assert t.device == "cpu" and not t.is_cuda
     np.testing.assert_array_equal((t + 1).numpy(), np.full(4, 3.0, np.float32))
     np.testing.assert_array_equal(t[[0, 3]].numpy(), [2.0, 2.0])
+
+
+def test_cuda_with_a_device_index(emulated):
+    model = graphc.nn.Linear(3, 2)
+    want = model.weight.detach().numpy().copy()
+    model.cuda(0)
+    assert model.weight.device == "cuda:0" and model.bias.is_cuda
+    assert graphc.ones(2).cuda(0).device == graphc.device("cuda", 0)
+    np.testing.assert_array_equal(model.cpu().weight.detach().numpy(), want)
+    assert model.weight.device == "cpu"

@@ -14,7 +14,7 @@ from ...autograd import no_grad
 from ...ir import dtypes as dt
 from ...ir.core import make_leaf
 from ...ir.errors import ArgumentError
-from ...tensor import Tensor, _new
+from ...tensor import Tensor, _new, cuda_device
 
 
 class Parameter(Tensor):
@@ -398,7 +398,7 @@ class Module:
         return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
-        return self.to("cuda" if device is None else device)
+        return self.to(cuda_device(device))
 
     # ---- printing
     def extra_repr(self) -> str:
