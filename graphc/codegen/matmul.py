@@ -269,17 +269,21 @@ def _micro(b, loops, a_panel, b_panel, kc, vec, vw: int, zvec) -> list:
     return acc
 
 
-def epilogue(em, idx: list, at) -> None:
-    """Apply the fused elementwise nodes to C at domain point ``idx`` (offset ``at``)."""
+def epilogue(em, idx: list, at, value=None) -> None:
+    """Apply the fused elementwise nodes to C at domain point ``idx`` (offset ``at``): to
+    ``value`` when given (a GPU's register), else to the element stored there."""
     k, b = em.k, em.b
     mm = k.matmul
+    if value is None:
+        value = b.load(b.gep(em.ptr[k.out.slot], [at]))
+    if not k.nodes:
+        em.store(at, value, mm.dtype)
+        return
     needed = {id(x) for m in k.nodes for x in m.inputs
               if type(x) is Node and id(x) in k.reads and x is not mm}
     offs = {key: em.offset(k.reads[key].offset, k.reads[key].broadcast_strides(k.domain), idx)
             for key in needed}
-    c = (b.load(b.gep(em.ptr[k.out.slot], [at])), mm.dtype)
-    value, src = em.evaluate(offs, preset={id(mm): c})[id(k.value)]
-    em.store(at, value, src)
+    em.store(at, *em.evaluate(offs, preset={id(mm): (value, mm.dtype)})[id(k.value)])
 
 
 def _zero(d):

@@ -35,7 +35,7 @@ from ..ir.shapes import numel
 from . import mathlib
 from .cpu import I32, I64, VOID, KernelEmitter, Loops, _combine, _entry_alloca, _identity, const
 from .kernel import Kernel, Plan, contiguous_strides, plan
-from .lower import LOWERINGS, Emitter, _operands_as, convert, llvm_type
+from .lower import LOWERINGS, Emitter, _operands_as, _polynomial, convert, llvm_type
 from .mathlib import call_intrinsic
 
 TRIPLE = "nvptx64-nvidia-cuda"
@@ -168,15 +168,6 @@ def _pow(e: Emitter, node: Node, ops: list):
     return b.fptrunc(r, llvm_type(d)) if d is dt.float32 else r
 
 
-def _polynomial(name: str):
-    fn = getattr(mathlib, name)
-
-    def rule(e: Emitter, node: Node, ops: list):
-        (x,) = _operands_as(e, node.inputs, ops, node.dtype)
-        return fn(e.b, e.module, x)
-    return rule
-
-
 GPU_LOWERINGS = {**LOWERINGS, "sin": _polynomial("sin"), "cos": _polynomial("cos"),
                  "pow": _pow}
 
@@ -288,7 +279,7 @@ class GpuKernelEmitter(KernelEmitter):
 
     def matmul(self) -> None:
         """C tiles through shared memory (see the module doc); edges are zero-filled."""
-        from .matmul import _operands
+        from .matmul import _operands, epilogue
         k, b = self.k, self.b
         batch, m, n, kk, d, va, vb, sa, sb, sc, out = _operands(self)
         nb = numel(batch)
@@ -350,22 +341,10 @@ class GpuKernelEmitter(KernelEmitter):
             for j in range(4):
                 r, c = b.add(row0, b.add(ty, const(16 * i))), b.add(col0, b.add(tx, const(16 * j)))
                 inside = b.and_(b.icmp_signed("<", r, const(m)), b.icmp_signed("<", c, const(n)))
-                with b.if_then(inside):
-                    self._epilogue(bidx + [r, c], self.offset(0, sc, bidx + [r, c]),
-                                   b.load(accs[i][j]))
+                with b.if_then(inside):  # the epilogue on the register, then one store
+                    epilogue(self, bidx + [r, c], self.offset(0, sc, bidx + [r, c]),
+                             b.load(accs[i][j]))
         loops.close()
-
-    def _epilogue(self, idx: list, at, value) -> None:
-        """Store C's element ``value`` at ``at`` through the fused elementwise nodes."""
-        k, mm = self.k, self.k.matmul
-        if not k.nodes:
-            self.store(at, value, mm.dtype)
-            return
-        needed = {id(x) for m in k.nodes for x in m.inputs
-                  if type(x) is Node and id(x) in k.reads and x is not mm}
-        offs = {key: self.offset(k.reads[key].offset, k.reads[key].broadcast_strides(k.domain),
-                                 idx) for key in needed}
-        self.store(at, *self.evaluate(offs, preset={id(mm): (value, mm.dtype)})[id(k.value)])
 
     # -- scatter_add
 
