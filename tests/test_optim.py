@@ -271,14 +271,20 @@ def _clone_state_dict(sd):
             "param_groups": copy.deepcopy(sd["param_groups"])}
 
 
-@pytest.mark.parametrize("name, kwargs", [CONFIGS[2], CONFIGS[5], CONFIGS[10], CONFIGS[13]],
-                         ids=["SGD", "Adam", "RMSprop", "Adagrad"])
-def test_state_dict_round_trip_continues_identically(name, kwargs):
+def _trained(name: str, kwargs: dict, steps: int = 5):
+    """Parameters, optimizer and step function after ``steps`` steps."""
     params = _graphc_params()
     opt = getattr(optim, name)(params, **kwargs)
     step = _graphc_step(params, opt)
-    for _ in range(5):
+    for _ in range(steps):
         step(T)
+    return params, opt, step
+
+
+@pytest.mark.parametrize("name, kwargs", [CONFIGS[2], CONFIGS[5], CONFIGS[10], CONFIGS[13]],
+                         ids=["SGD", "Adam", "RMSprop", "Adagrad"])
+def test_state_dict_round_trip_continues_identically(name, kwargs):
+    params, opt, step = _trained(name, kwargs)
     sd = opt.state_dict()
     assert sorted(sd["state"]) == [0, 1, 2]
     assert [g["params"] for g in sd["param_groups"]] == [[0, 1, 2]]
@@ -301,11 +307,7 @@ def test_state_dict_round_trip_continues_identically(name, kwargs):
 def test_state_dict_layout_equals_torch_and_loads_torch_state(name, kwargs):
     _, topt = _torch_run(name, kwargs, steps=5)
     tsd = topt.state_dict()
-    params = _graphc_params()
-    opt = getattr(optim, name)(params, **kwargs)
-    step = _graphc_step(params, opt)
-    for _ in range(5):
-        step(T)
+    params, opt, step = _trained(name, kwargs)
     sd = opt.state_dict()
     assert sd["param_groups"] == tsd["param_groups"]
     assert {k: sorted(v) for k, v in sd["state"].items()} == \
