@@ -667,7 +667,7 @@ class Tensor:
             # PyTorch saves original self); other readers of ``node`` see the version bump
             orig = _state.handler.bind(P.CAST, (node,), {"dtype": node.dtype})
             new.inputs = tuple(orig if x is node else x for x in new.inputs)
-        copy_into(buf, new.value)
+        copy_into(buf, new.value, op)
         vbox = node.vbox
         vbox[0] += 1
         if new.requires_grad:

@@ -100,8 +100,8 @@ def writable(buf) -> bool:
     return all(st or d == 1 for d, st in zip(buf.shape, buf.strides))
 
 
-def copy_into(buf, value) -> None:
-    """Write ``value`` (same shape, a numpy or device array) into ``buf``."""
+def copy_into(buf, value, op: str = "copy_") -> None:
+    """Write ``value`` (same shape, a numpy or device array) into ``buf``, for ``op``."""
     if isinstance(buf, np.ndarray):  # (a compiled CUDA program updates 0-d host state too)
         np.copyto(buf, value if isinstance(value, np.ndarray) else value.to_numpy(),
                   casting="unsafe")
@@ -109,9 +109,10 @@ def copy_into(buf, value) -> None:
     if isinstance(value, np.ndarray):
         value = type(buf).from_numpy(np.asarray(value, buf.dtype), buf.device)
     if not buf.is_contiguous:
-        raise GraphcError(f"in-place write into a non-contiguous CUDA view "
-                          f"(shape {list(buf.shape)}, strides {list(buf.strides)}) is not "
-                          "supported yet; write into a contiguous tensor or use .clone()")
+        from .cuda import CudaError
+        raise CudaError(f"{op}(): in-place write into a non-contiguous CUDA view (shape "
+                        f"{list(buf.shape)}, strides {list(buf.strides)}) is not supported "
+                        "yet; write into a contiguous tensor or use .clone()")
     if numel(buf.shape):
         if not value.is_contiguous:
             value = type(value).from_numpy(value.to_numpy(), value.device)
