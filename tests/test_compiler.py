@@ -7,7 +7,7 @@ import pytest
 
 import graphc
 from graphc.ir.errors import TraceError
-from tests.op_table import OPS, OpCase
+from graphc.testing.op_table import OPS, OpCase
 from tests.test_ops import _g, _inputs, _tol
 
 

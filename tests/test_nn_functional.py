@@ -1,6 +1,6 @@
 """nn.functional and nn.init beyond the op table: running-stat updates, dropout's draws,
 ignore_index and out-of-range classes (eager and compiled), shape errors, and the
-initializers' fans and distributions. Values and gradients are in tests/op_table.py."""
+initializers' fans and distributions. Values and gradients are in graphc/testing/op_table.py."""
 from __future__ import annotations
 
 import math

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphc
-from tests.op_table import OPS, OpCase
+from graphc.testing.op_table import OPS, OpCase
 
 try:
     import torch

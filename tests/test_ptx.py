@@ -13,7 +13,7 @@ import pytest
 
 import graphc
 from graphc.codegen.ptx import ARCHS, PtxProgram
-from tests.op_table import OpCase
+from graphc.testing.op_table import OpCase
 from tests.test_compiler import _compiled_cases, _make_step, _mlp_params
 from tests.test_ops import _g, _inputs
 

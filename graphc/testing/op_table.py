@@ -2,7 +2,7 @@
 
 Each entry's ``fn(m, *args)`` is written once against the module ``m``, which
 is ``graphc`` or ``torch``: the same line of PyTorch-style code runs on both.
-``ref(*arrays)`` is the numpy reference. Tests in ``test_ops.py`` are generated
+``ref(*arrays)`` is the numpy reference. Tests in ``tests/test_ops.py`` are generated
 from this table: adding an op here adds its eager, gradient and PyTorch tests
 (and, with the compiler, its compiled and PTX tests).
 """
