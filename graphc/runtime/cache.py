@@ -12,13 +12,20 @@ compiling into one folder at once never see each other's half-written entries.
 The cache only ever saves time: a folder that cannot be written (read-only, full, a path
 through a file) or an entry that cannot be used costs a recompile and one
 :class:`CacheWarning` per process and kind of problem, never an error.
+
+This process also keeps the object code it used last in memory (``RECENT_BYTES``): a
+program compiled again (a model compiled anew each epoch) skips LLVM's optimizer even
+where the folder cannot be written. That matters beyond time: llvmlite's optimizer keeps about
+80 KiB per run (its PassBuilder's instrumentation callbacks are never freed).
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+import threading
 import warnings
+from collections import OrderedDict
 
 import llvmlite
 import llvmlite.binding as llvm
@@ -26,7 +33,7 @@ import llvmlite.binding as llvm
 MAGIC = b"graphc-object-v1\n"
 
 
-class CacheWarning(RuntimeWarning):
+class CacheWarning(UserWarning):
     """The compile cache could not be used as it is (compiled code is still correct)."""
 
 
@@ -72,6 +79,9 @@ def load(k: str) -> bytes | None:
     path = _path(k, "o")
     if path is None:
         return None
+    recent = _recall(k)
+    if recent is not None:
+        return recent
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -84,6 +94,7 @@ def load(k: str) -> bytes | None:
     if data.startswith(head) and len(data) >= len(head) + 65:
         digest, payload = data[len(head):len(head) + 64], data[len(head) + 65:]
         if hashlib.sha256(payload).hexdigest().encode() == digest and payload:
+            _remember(k, payload)
             return payload
     _warn_once("corrupt", f"ignored a truncated or corrupted compile cache entry {path}")
     _remove(path)
@@ -105,6 +116,7 @@ def store(k: str, payload: bytes, optimized_ir: str) -> None:
     d = folder()
     if d is None:
         return
+    _remember(k, payload)
     head = MAGIC + k.encode() + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
     try:
         os.makedirs(d, exist_ok=True)
@@ -130,6 +142,37 @@ def _write_atomically(path: str, data: bytes) -> None:
 def _write_all(f, data: bytes) -> None:
     """The one write of an entry's bytes (where a full disk raises ENOSPC)."""
     f.write(data)
+
+
+# ---------------------------------------------------------------- this process's entries
+
+RECENT_BYTES = 4 << 20
+_recent: OrderedDict[str, bytes] = OrderedDict()  # oldest first
+_recent_bytes = [0]
+_recent_lock = threading.Lock()  # programs compile in several threads at once
+
+
+def _recall(k: str) -> bytes | None:
+    with _recent_lock:
+        hit = _recent.get(k)
+        if hit is not None:
+            _recent.move_to_end(k)
+        return hit
+
+
+def _remember(k: str, payload: bytes) -> None:
+    with _recent_lock:
+        _recent_bytes[0] += len(payload) - len(_recent.pop(k, b""))
+        _recent[k] = payload
+        while _recent_bytes[0] > RECENT_BYTES and len(_recent) > 1:
+            _recent_bytes[0] -= len(_recent.popitem(last=False)[1])
+
+
+def forget_recent() -> None:
+    """Drop this process's entries (tests that damage the files on disk)."""
+    with _recent_lock:
+        _recent.clear()
+        _recent_bytes[0] = 0
 
 
 def _remove(path: str) -> None:
