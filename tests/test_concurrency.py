@@ -241,3 +241,28 @@ def test_threads_drawing_random_numbers_get_distinct_draws():
     one = graphc.Generator().manual_seed(3)
     assert sorted(values) == sorted(float(graphc.rand(1, generator=one))
                                     for _ in range(THREADS * 300))
+
+
+# ---------------------------------------------------------------- GPU programs take turns
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not graphc.cuda.is_available(),
+                    reason="no CUDA device (graphc.cuda.is_available())")
+def test_a_gpu_program_and_eager_cuda_ops_called_from_threads():
+    f = graphc.compile(_with_arena)
+    w = graphc.tensor(W, device="cuda")
+    xs = [_data(i, 64, 96) for i in range(THREADS)]
+
+    def work(i: int) -> int:
+        x = graphc.tensor(xs[i], device="cuda")
+        for _ in range(20):
+            got = f(x, w)
+            assert got.is_cuda
+            np.testing.assert_allclose(got.cpu().numpy(), _with_arena_np(xs[i], W),
+                                       rtol=1e-4, atol=1e-5)
+            eager_out = ((x * 2.0 + 1.0) @ w).sum(0)  # eager CUDA ops: cached GPU programs
+            np.testing.assert_allclose(eager_out.cpu().numpy(),
+                                       ((xs[i] * 2 + 1).astype(np.float64) @ W).sum(0),
+                                       rtol=1e-4, atol=1e-3)
+        return 20
+    assert run_threads(work) == [20] * THREADS

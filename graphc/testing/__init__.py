@@ -1,3 +1,3 @@
 """Testing support shipped with graphc: the op table (every op with sample inputs, a numpy
 reference and the same line of code for graphc and PyTorch), which the test suite and the
-differential fuzzer are generated from."""
+differential fuzzer are generated from, and memory soaks (``memory.py``)."""
