@@ -25,7 +25,8 @@ from .tensor import Tensor, _t, _wrap
 # ---------------------------------------------------------------- grad modes
 
 class _GradMode:
-    """Base of the grad-mode context managers; each also works as a decorator."""
+    """Base of the grad-mode context managers; each also works as a decorator. Grad mode is
+    per thread, as PyTorch's: switching it leaves other threads' ops alone."""
 
     def __new__(cls, *args):
         if cls._bare_decorator and len(args) == 1 and callable(args[0]):
