@@ -243,6 +243,21 @@ def test_threads_drawing_random_numbers_get_distinct_draws():
                                     for _ in range(THREADS * 300))
 
 
+
+def test_compiled_random_draws_in_threads_take_distinct_offsets():
+    g = graphc.Generator().manual_seed(5)
+    f = graphc.compile(lambda x: graphc.rand(4, generator=g) + x)
+    zero = graphc.zeros(4)
+    first = f(zero).numpy()
+    draws = run_threads(lambda i: [f(zero).numpy() for _ in range(50)])
+    outs = [first] + [d for per_thread in draws for d in per_thread]
+    assert g.get_state().tolist()[1] == len(outs)  # one offset per call, none lost
+    assert len({o.tobytes() for o in outs}) == len(outs)
+    one = graphc.Generator().manual_seed(5)  # the same numbers eager mode draws, in some order
+    want = sorted(graphc.rand(4, generator=one).numpy().tobytes() for _ in outs)
+    assert sorted(o.tobytes() for o in outs) == want
+
+
 # ---------------------------------------------------------------- GPU programs take turns
 
 @pytest.mark.gpu
