@@ -126,7 +126,7 @@ class KernelEmitter:
     def __init__(self, module: ir.Module, plan: Plan, k: Kernel) -> None:
         self.module, self.plan, self.k = module, plan, k
         slots = sorted({v.slot for v in k.reads.values()} | {k.out.slot} |
-                       ({plan.error_slot} if k.check else set()))
+                       ({plan.error_slot} if k.checks else set()))
         self.slots = slots
         self.types = {s: llvm_type(plan.buffers[s].dtype, memory=True) for s in slots}
         self.par_size = 1
@@ -209,11 +209,20 @@ class KernelEmitter:
         for key, off in offsets.items():
             if key not in values:
                 values[key] = self.load(k.reads[key], off)
-        e = Emitter(self.b, self.module, self.LOWERINGS)
+        e = Emitter(self.b, self.module, self.LOWERINGS, self.fail)
         for m in k.nodes:
             ops = [values[id(x)] if type(x) is Node else (None, None) for x in m.inputs]
             values[id(m)] = (e.emit(m, ops), m.dtype)
         return values
+
+    def fail(self, node: Node, bad, value) -> None:
+        """Where ``bad`` (i1) holds, record ``node``'s check and the i64 ``value`` in the
+        error buffer: the runtime raises the node's error after the call."""
+        b = self.b
+        with b.if_then(bad, likely=False):
+            err = self.ptr[self.plan.error_slot]
+            b.store(const(self.k.checks[id(node)]), err)
+            b.store(value, b.gep(err, [const(1)]))
 
     def store(self, offset, value, src: dt.DType) -> None:
         d = self.plan.buffers[self.k.out.slot].dtype
@@ -381,10 +390,7 @@ class KernelEmitter:
         i = self.load(vi, self.offset(vi.offset, list(vi.strides), idx))[0]
         size = x.shape[axis] if x.shape else 1
         bad = b.icmp_unsigned(">=", i, const(size))  # negative indices are huge unsigned
-        with b.if_then(bad, likely=False):
-            err = self.ptr[self.plan.error_slot]
-            b.store(const(k.check), err)
-            b.store(i, b.gep(err, [const(1)]))
+        self.fail(k.root, bad, i)
         coords = list(idx)
         if x.shape:
             coords[axis] = b.select(bad, const(0), i)

@@ -236,7 +236,7 @@ class NativeProgram:
     def _raise(self) -> None:
         bad = [int(v) for v in self.errors]
         self.errors[:] = 0
-        raise_index_error(self.plan, bad)
+        raise_check_error(self.plan, bad)
 
     def array(self, v: View) -> np.ndarray:
         """View ``v`` as a numpy array over its buffer's memory."""
@@ -282,14 +282,14 @@ class NativeProgram:
         return "\n".join(lines)
 
 
-def raise_index_error(p, bad) -> None:
-    """A kernel found a bad index (``bad``: the error buffer's check number + 1 and
-    value): the error eager mode gives, and the traced line."""
-    from ..ir.errors import IndexValueError, format_loc
+def raise_check_error(p, bad) -> None:
+    """A kernel found a bad value (``bad``: the error buffer's check number and value):
+    the error eager mode gives for it, and the traced line."""
+    from ..ir.errors import format_loc
     number, value = (int(v) for v in bad)
-    op, size, node = p.checks[number - 1]
-    raise IndexValueError(f"{op}(): index {value} is out of bounds for dimension with size "
-                          f"{size} (traced at {format_loc(node.loc)})")
+    node = p.checks[number - 1]
+    error, message = node.op.failure(node, value)
+    raise error(f"{message} (traced at {format_loc(node.loc)})")
 
 
 def _describe_kernel(s: Kernel) -> str:
