@@ -52,6 +52,12 @@ def address(a: np.ndarray) -> int:
     return ctypes.c_void_p.from_address(id(a) + _OFFSET).value or 0
 
 
+def bounds_checked() -> bool:
+    """GRAPHC_CHECK=1: programs compiled from now on check every load and store against
+    the bounds of its buffer and raise IndexError instead of touching memory outside it."""
+    return os.environ.get("GRAPHC_CHECK", "") not in ("", "0")
+
+
 def set_num_threads(n: int) -> None:
     """How many threads large kernels use (default: ``GRAPHC_NUM_THREADS`` or all cores)."""
     if int(n) < 1:
@@ -126,7 +132,7 @@ class NativeProgram:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.plan = p = plan(graph)
+        self.plan = p = plan(graph, checked=bounds_checked())
         segments: list[list[Kernel | Rows]] = []
         steps: list = []
         for step in p.steps:
@@ -287,9 +293,13 @@ def raise_check_error(p, bad) -> None:
     the error eager mode gives for it, and the traced line."""
     from ..ir.errors import format_loc
     number, value = (int(v) for v in bad)
-    node = p.checks[number - 1]
-    error, message = node.op.failure(node, value)
-    raise error(f"{message} (traced at {format_loc(node.loc)})")
+    check = p.checks[number - 1]
+    if isinstance(check, Node):
+        error, message = check.op.failure(check, value)
+    else:  # a BoundsCheck
+        error, message = check.failure(value)
+        check = check.node
+    raise error(f"{message} (traced at {format_loc(check.loc)})")
 
 
 def _describe_kernel(s: Kernel) -> str:

@@ -77,11 +77,11 @@ def test_float_floor_division_and_remainder_match_pytorch_bit_for_bit():
 
 def test_one_hot_class_out_of_range_raises_eagerly_and_compiled():
     for bad in ([0, 5], [0, -1]):
-        for mode, fn in _modes(lambda i: F.one_hot(i, 3)):
+        for _mode, fn in _modes(lambda i: F.one_hot(i, 3)):
             with pytest.raises(IndexValueError, match=r"one_hot\(\): class values must be in "
                                rf"\[0, 3\), got {bad[1]}"):
                 fn(graphc.tensor(bad))
-    for mode, fn in _modes(lambda i: F.one_hot(i, 3)):
+    for _mode, fn in _modes(lambda i: F.one_hot(i, 3)):
         np.testing.assert_array_equal(fn(graphc.tensor([[0, 2], [1, 1]])).numpy(),
                                       np.eye(3, dtype=np.int64)[[[0, 2], [1, 1]]])
 
