@@ -31,7 +31,7 @@ def test_integer_division_by_zero_raises_eagerly_and_compiled(op):
             fn(a, b)
         assert isinstance(info.value, RuntimeError) and isinstance(info.value, ZeroDivisionError)
         assert "test_silent_results.py" in str(info.value), mode
-    for mode, fn in _modes(lambda x: x // 0):  # a literal zero divisor
+    for _mode, fn in _modes(lambda x: x // 0):  # a literal zero divisor
         with pytest.raises(DivisionByZero):
             fn(a)
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
