@@ -16,6 +16,7 @@ import argparse
 import collections
 import contextlib
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -43,6 +44,8 @@ TIME_LIMIT = 5.0  # seconds per load: a loader that takes longer is hung
 FILE_COPIES = 2
 HEADER_AMPLIFICATION = 48
 MEMORY_SLACK = 1 << 20
+RAISED_RECURSION_LIMIT = 100_000
+RATIO_FROM = 1 << 16  # smaller files' peaks are mostly the loader's constant overhead
 
 
 def memory_bound(data: bytes) -> int:
@@ -292,6 +295,7 @@ class Report:
     slowest: str = ""
     max_peak: int = 0
     largest: str = ""
+    max_ratio: float = 0.0  # of a load's traced peak to its file's size (files of 64 KiB+)
     max_size: int = 0
     bugs: list = field(default_factory=list)
     worker_max_rss: int = 0  # bytes, over all child processes (the soak only)
@@ -306,6 +310,8 @@ class Report:
             self.max_seconds, self.slowest = o.seconds, f"#{o.index} {o.kind} ({o.size} bytes)"
         if o.peak > self.max_peak:
             self.max_peak, self.largest = o.peak, f"#{o.index} {o.kind} ({o.size} bytes)"
+        if o.size >= RATIO_FROM:
+            self.max_ratio = max(self.max_ratio, o.peak / o.size)
         if o.result == "bug":
             self.bugs.append(asdict(o))
 
@@ -323,7 +329,8 @@ class Report:
                                                  self.reasons.most_common()))
         lines.append(f"slowest load {self.max_seconds * 1e3:.1f} ms: {self.slowest}")
         lines.append(f"largest load peak {self.max_peak / 2**20:.2f} MiB traced: "
-                     f"{self.largest}; largest file {self.max_size / 2**20:.2f} MiB")
+                     f"{self.largest}; largest file {self.max_size / 2**20:.2f} MiB; "
+                     f"largest peak / file size {self.max_ratio:.1f} (files over 64 KiB)")
         if self.worker_max_rss:
             lines.append(f"peak RSS of a worker process {self.worker_max_rss / 2**20:.0f} MiB")
         for bug in self.bugs[:20]:
@@ -370,25 +377,28 @@ def fuzz(seed: int, files: int, workdir: Path, start: int = 0,
 # ---------------------------------------------------------------- the soak, in child processes
 
 def soak(seed: int, files: int, workdir: Path, time_limit: float = TIME_LIMIT,
-         memory_mb: int = 1024, progress: Callable[[Report], None] | None = None) -> Report:
+         memory_mb: int = 1024, loader: str = "graphc:load",
+         progress: Callable[[Report], None] | None = None) -> Report:
     """Checks mutants ``0 .. files - 1`` of ``seed`` in child processes, each limited to
-    ``memory_mb`` MiB of address space beyond what it holds after importing graphc. A child
-    that dies (a crash) or stops answering (a hang in native code, past the timer signal) is
-    a bug at the file it was loading; a new child goes on after that file."""
+    ``memory_mb`` MiB of address space beyond what it holds after importing graphc, with a
+    raised recursion limit (as some users set: a parser that recurses on the C stack crashes
+    there). A child that dies (a crash) or stops answering (a hang in native code, past the
+    timer signal) is a bug at the file it was loading; a new child goes on after it.
+    ``loader`` ("module:function") is what loads a file."""
     report, index = Report(seed), 0
     while index < files:
         cmd = [sys.executable, "-m", "graphc.testing.fuzz_files", "--worker", "--seed",
                str(seed), "--start", str(index), "--files", str(files - index),
                "--time-limit", str(time_limit), "--memory-mb", str(memory_mb),
-               "--workdir", str(workdir)]
+               "--workdir", str(workdir), "--loader", loader]
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_child_env())
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: [lines.put(x) for x in child.stdout] + [lines.put(None)],
                          daemon=True).start()
         first, failure = True, None
         while True:
-            try:  # the first answer waits for imports too
-                line = lines.get(timeout=time_limit * 3 + (60 if first else 10))
+            try:  # a file is loaded twice and saved twice; the first answer waits for imports
+                line = lines.get(timeout=time_limit * 4 + (60 if first else 2))
             except queue.Empty:
                 child.kill()
                 failure = "hang: the worker stopped answering"
@@ -434,14 +444,20 @@ def _limit_address_space(memory_mb: int) -> None:
 
 
 def _worker(args: argparse.Namespace) -> None:
-    import graphc  # noqa: F401  (before the limit: importing maps much)
+    module, _, name = args.loader.partition(":")
+    load = getattr(importlib.import_module(module), name)  # before the limit: imports map much
     _limit_address_space(args.memory_mb)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RAISED_RECURSION_LIMIT))
 
     def emit(o: Outcome) -> None:
         print(json.dumps(asdict(o)), flush=True)
 
-    fuzz(args.seed, args.files, Path(args.workdir), args.start, args.time_limit,
+    fuzz(args.seed, args.files, Path(args.workdir), args.start, args.time_limit, load=load,
          on_outcome=emit)
+
+
+def _print_progress(report: Report) -> None:
+    print(f"... {report.files} files, {len(report.bugs)} bugs", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=int, default=None, help="check one mutant")
     parser.add_argument("--write", default=None, help="with --only: write the mutant here")
     parser.add_argument("--json", default=None, help="write the report here as JSON")
+    parser.add_argument("--loader", default="graphc:load",
+                        help="module:function that loads a file (default graphc:load)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -473,11 +491,12 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(args.workdir or stack.enter_context(tempfile.TemporaryDirectory()))
         began = time.perf_counter()
         if args.in_process:
-            report = fuzz(args.seed, args.files, workdir, args.start, args.time_limit)
+            module, _, name = args.loader.partition(":")
+            report = fuzz(args.seed, args.files, workdir, args.start, args.time_limit,
+                          load=getattr(importlib.import_module(module), name))
         else:
             report = soak(args.seed, args.files, workdir, args.time_limit, args.memory_mb,
-                          progress=lambda r: print(f"... {r.files} files, {len(r.bugs)} bugs",
-                                                   flush=True))
+                          args.loader, progress=_print_progress)
     print(report.summary())
     print(f"{time.perf_counter() - began:.1f} s")
     if args.json:

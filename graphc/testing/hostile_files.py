@@ -288,7 +288,8 @@ def _bad_shape(rng: random.Random, shape: list) -> Any:
         [-1], [d + 1 for d in shape] or [1], shape + [1], shape[:-1], shape[::-1],
         [2**32, 2**32], [2**62, 4], [2**63], [2**64], [2**61, 0], [2**63, 0], [0, 2**64],
         [2**40, 2**40, 0], [1] * 64, [1] * 65, [1] * rng.randrange(66, 20000), [2.0], ["2"],
-        [True], [[2]], [None], 2, "3x4", {}, [-2**63], [2**31] * 4, None])
+        [True], [[2]], [None], 2, "3x4", {}, [-2**63], [2**31] * 4, None,
+        [2**63 - 1] * rng.randrange(100, 20000)])  # a product of a million bits
 
 
 @mutation("blob_field", needs_blobs=True)
@@ -436,11 +437,15 @@ def _bomb(rng: random.Random, base: Layout) -> tuple[bytes, str]:
     """A header built to exhaust the parser: (header bytes, what it is)."""
     d = rng.choice([300, 1000, 10_000, 100_000, 1_000_000])
     n = rng.choice([1000, 30_000, 300_000])
+    shallow = rng.choice([200, 500, 900, 990, 2000])  # near Python's recursion limit
     wrap = b'{"blobs":[],"root":%s}'
     node = b'{"type":"list","items":['
     return rng.choice([
         (b"[" * d + b"]" * d, f"array nested {d} deep"),
         (b'{"a":' * d + b"0" + b"}" * d, f"object nested {d} deep"),
+        (wrap % (b"[" * shallow + b"]" * shallow), f"root a list nested {shallow} deep"),
+        (base.header_bytes.replace(b'"dtype":', b'"dtype":%s,"was":' % (
+            b"[" * shallow + b"]" * shallow), 1), f"a dtype nested {shallow} deep"),
         (b"[" * d, f"unclosed array nested {d} deep"),
         (wrap % (node * (d // 100) + b"]}" * (d // 100)), f"root nested {d // 100} deep"),
         (wrap % (b"[" + b"0," * n + b"0]"), f"root array of {n} zeros"),
