@@ -17,8 +17,11 @@ A node is a JSON null, bool, int, string or finite float, or an object with a "t
 ``list``/``tuple`` (items), ``dict``/``odict`` (keys and values, themselves nodes, so int
 keys stay ints), ``float`` (inf, -inf, nan), ``size`` (a graphc.Size), ``tensor`` or
 ``ndarray`` (blob: an index into "blobs", each {dtype, shape, offset, nbytes, ...}).
-``load`` checks the sizes against the file before reading, then the checksum, then every
-field of the header, and raises SerializationError on anything that does not fit.
+``load`` checks the sizes against the file before reading, then the checksum, then the
+header's nesting, numbers and keys before and while parsing it, then every field, and raises
+SerializationError on anything that does not fit: it never allocates more than the file's
+size (and what its header parses into), never recurses deeper than _MAX_JSON_DEPTH levels,
+never resolves a name to code. ``graphc.testing.fuzz_files`` holds it to that.
 """
 from __future__ import annotations
 
@@ -29,7 +32,10 @@ import io
 import json
 import math
 import os
+import re
 import struct
+import sys
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -37,6 +43,7 @@ import numpy as np
 from .creation import from_numpy
 from .ir import dtypes as dt
 from .ir.errors import ArgumentError, GraphcError, ValueArgumentError
+from .nn import Parameter  # here, not in load: loading imports nothing
 from .tensor import Size, Tensor
 
 MAGIC = b"\x89GRAPHC\n"
@@ -45,6 +52,13 @@ _PREFIX = struct.Struct("<8sIIQQ")  # magic, version, reserved, header length, d
 _DIGEST = 32
 _ALIGN = 64
 _MAX_DEPTH = 256
+# json's C parser recurses once per level of nesting (on the C stack, where the recursion
+# limit was raised); a node level is an object and a list, the header adds two more
+_MAX_JSON_DEPTH = 2 * _MAX_DEPTH + 8
+_MAX_INT_DIGITS = 4300  # Python's default int-to-str limit, whatever the process set
+_MAX_NDIM = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
+_MAX_NBYTES = 2**63 - 1  # numpy's (and PyTorch's) sizes are int64
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _TENSOR_DTYPES = {d.name: d.np for d in dt.ALL}
 _NUMPY_DTYPES = {d.name: d for d in map(np.dtype, (
     "bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
@@ -205,15 +219,15 @@ class _Reader:
 
     def _read(self, stream: BinaryIO, exact: bool) -> tuple[np.ndarray, dict]:
         available = self._available(stream)
-        prefix = stream.read(_PREFIX.size)
-        if not isinstance(prefix, bytes):
-            raise ArgumentError("graphc.load: the file object must be opened in binary mode "
-                                "('rb')")
+        prefix = self._read_prefix(stream)
         self._check_prefix(prefix)
-        _, version, _, hlen, dlen = _PREFIX.unpack(prefix)
+        _, version, reserved, hlen, dlen = _PREFIX.unpack(prefix)
         if version != FORMAT_VERSION:
             raise self.fail(f"format version {version} is not one this graphc reads "
                             f"({FORMAT_VERSION}): written by another graphc, or corrupted")
+        if reserved:
+            raise self.fail(f"the preamble's reserved field is {reserved}, not 0: written by "
+                            "a newer graphc, or corrupted")
         data_start = _align(_PREFIX.size + hlen)
         total = data_start + dlen + _DIGEST
         # sizes from the header are checked against the file before anything is allocated
@@ -223,17 +237,37 @@ class _Reader:
         buf = self._read_all(stream, prefix, total, available is not None)
         if hashlib.sha256(memoryview(buf)[:-_DIGEST]).digest() != buf[-_DIGEST:].tobytes():
             raise self.fail("checksum mismatch: the file is corrupted")
-        try:
-            header = json.loads(buf[_PREFIX.size:_PREFIX.size + hlen].tobytes().decode("utf-8"),
-                                parse_constant=self._reject)
-        except (ValueError, RecursionError) as e:
-            raise self.fail(f"the header is not valid JSON ({e})") from None
-        if not isinstance(header, dict):
-            raise self.fail("the header is not a JSON object")
+        header = self._parse_header(memoryview(buf)[_PREFIX.size:_PREFIX.size + hlen])
         return buf[data_start:data_start + dlen], header
 
-    def _reject(self, name: str):
-        raise self.fail(f"the header holds a non-JSON constant {name}")
+    def _read_prefix(self, stream: BinaryIO) -> bytes:
+        """The preamble, in as many reads as a pipe or raw stream takes to give it."""
+        prefix = stream.read(_PREFIX.size)
+        if not isinstance(prefix, bytes):
+            raise ArgumentError("graphc.load: the file object must be opened in binary mode "
+                                "('rb')")
+        while prefix and len(prefix) < _PREFIX.size and (more := stream.read(
+                _PREFIX.size - len(prefix))):
+            prefix += more
+        return prefix
+
+    def _parse_header(self, text: memoryview) -> dict:
+        """The header's JSON, refused where it nests too deeply for the parser's recursion,
+        holds duplicate keys (which other readers resolve differently) or numbers that are
+        not finite float64s or reasonable ints."""
+        if _json_depth(text) > _MAX_JSON_DEPTH:
+            raise self.fail(f"the header nests JSON more than {_MAX_JSON_DEPTH} levels deep")
+        try:
+            header = json.loads(str(text, "utf-8"), parse_constant=_reject_constant,
+                                parse_float=_finite_float, parse_int=_parse_int(),
+                                object_pairs_hook=_unique_keys)
+        except _Refused as e:  # raised here, not in json's frames: errors name the user's line
+            raise self.fail(str(e)) from None
+        except (ValueError, RecursionError) as e:
+            raise self.fail(f"the header is not valid JSON ({_short(str(e))})") from None
+        if not isinstance(header, dict):
+            raise self.fail("the header is not a JSON object")
+        return header
 
     @staticmethod
     def _available(stream: BinaryIO) -> int | None:
@@ -270,8 +304,9 @@ class _Reader:
 
         Where the stream's size is known (and was checked against ``total``), one read into
         one buffer that the tensors then view: their 64-byte-aligned offsets in the file are
-        aligned in memory too. Otherwise reads in chunks, so that a size from a tampered
-        header never allocates more than the stream holds.
+        aligned in memory too. Otherwise reads in chunks that grow with what has come, so
+        that a size from a tampered header never allocates more than twice what the stream
+        held.
         """
         if size_known and hasattr(stream, "readinto"):
             raw = np.empty(total + _ALIGN, dtype=np.uint8)
@@ -282,15 +317,68 @@ class _Reader:
             while filled < total and (k := stream.readinto(view[filled:])):
                 filled += k
         else:
-            chunks, filled = [prefix], len(prefix)
-            while filled < total and (chunk := stream.read(min(total - filled, 1 << 24))):
-                chunks.append(chunk)
-                filled += len(chunk)
-            buf = np.frombuffer(bytearray(b"".join(chunks)), np.uint8)
+            data = bytearray(prefix)
+            while len(data) < total and (chunk := stream.read(
+                    min(total - len(data), max(len(data), 1 << 16)))):
+                data += chunk
+            buf, filled = np.frombuffer(data, np.uint8), len(data)
         if filled < total:
             raise self.fail(f"the file is truncated: it ends {total - filled} bytes before "
                             "the size its header gives")
         return buf
+
+
+class _Refused(ValueError):
+    """A header's JSON that parses but is refused: becomes a SerializationError."""
+
+
+def _reject_constant(name: str):
+    raise _Refused(f"the header holds a non-JSON constant {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"the header holds the number {_short(text)}, beyond a float64")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:  # int() of it would take quadratic time
+        raise _Refused(f"the header holds an integer of {len(text)} digits")
+    return int(text)
+
+
+def _parse_int() -> Callable[[str], int] | None:
+    """json's parse_int: None (the fast built-in) where the interpreter already refuses
+    integers longer than _MAX_INT_DIGITS, else a check (slower per integer)."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    return None if 0 < limit <= _MAX_INT_DIGITS else _bounded_int
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        keys = [k for k, _ in pairs]
+        repeated = next(k for k in keys if keys.count(k) > 1)
+        raise _Refused(f"the header repeats the key {_short(repeated)} in an object")
+    return obj
+
+
+def _json_depth(text: memoryview) -> int:
+    """How deeply the arrays and objects of JSON ``text`` nest, counted in linear time
+    without recursion (brackets inside strings do not count)."""
+    if text.nbytes <= _MAX_JSON_DEPTH:
+        return 0  # too short to nest deeper
+    skeleton = np.frombuffer(_JSON_STRING.sub(b'""', text), np.uint8)
+    depth = deepest = 0
+    for start in range(0, len(skeleton), 1 << 16):  # cumsum in chunks: bounded memory
+        chunk = skeleton[start:start + (1 << 16)]
+        steps = ((chunk == ord("[")) | (chunk == ord("{"))).astype(np.int32)
+        steps -= (chunk == ord("]")) | (chunk == ord("}"))
+        levels = np.cumsum(steps) + depth
+        deepest, depth = max(deepest, int(levels.max())), int(levels[-1])
+    return deepest
 
 
 class _Decoder:
@@ -331,9 +419,10 @@ class _Decoder:
             for k, v in zip(keys, values):
                 key = self.node(k, depth + 1)
                 try:
-                    out[key] = self.node(v, depth + 1)
+                    hash(key)
                 except TypeError:
                     raise self.fail(f"a dict node has an unhashable key {_short(k)}") from None
+                out[key] = self.node(v, depth + 1)
             return out
         if kind == "float":
             value = n.get("value")
@@ -366,13 +455,12 @@ class _Decoder:
             raise self.fail(f"blob {index} has the unknown {kind} dtype {_short(name)}")
         dtype = allowed[name].newbyteorder("<")
         shape, offset, nbytes = meta.get("shape"), meta.get("offset"), meta.get("nbytes")
-        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            raise self.fail(f"blob {index} has the malformed shape {_short(shape)}")
         if type(offset) is not int or type(nbytes) is not int or offset < 0 or nbytes < 0:
             raise self.fail(f"blob {index} has a malformed offset or size")
-        if nbytes != math.prod(shape) * dtype.itemsize:  # Python ints: no overflow
+        needed = self._nbytes(index, shape, dtype)
+        if nbytes != needed:
             raise self.fail(f"blob {index} has {nbytes} bytes, but shape {shape} of {name} "
-                            f"needs {math.prod(shape) * dtype.itemsize}")
+                            f"needs {needed}")
         if offset + nbytes > len(self.data):
             raise self.fail(f"blob {index} (bytes {offset}..{offset + nbytes}) lies outside the "
                             f"data section of {len(self.data)} bytes")
@@ -390,12 +478,24 @@ class _Decoder:
         if requires_grad and dtype.kind != "f":
             raise self.fail(f"blob {index} requires grad but has the non-float dtype {name}")
         if meta.get("parameter") is True:
-            from . import nn
-            parameter = getattr(nn, "Parameter", None)
-            if parameter is not None:
-                return parameter(t, requires_grad=requires_grad)
+            return Parameter(t, requires_grad=requires_grad)
         return t.requires_grad_(True) if requires_grad else t
 
+    def _nbytes(self, index: int, shape: Any, dtype: np.dtype) -> int:
+        """The bytes that an array of ``shape`` holds, after checking that numpy can make it:
+        at most _MAX_NDIM sizes, whose product (of the nonzero ones) in bytes fits int64.
+        Stops multiplying there: a product of thousands of huge sizes takes quadratic time."""
+        if not isinstance(shape, list) or len(shape) > _MAX_NDIM or not all(
+                type(d) is int and d >= 0 for d in shape):
+            raise self.fail(f"blob {index} has the malformed shape {_short(shape)} (at most "
+                            f"{_MAX_NDIM} sizes, each a nonnegative int)")
+        extent = dtype.itemsize
+        for d in shape:
+            extent *= d or 1
+            if extent > _MAX_NBYTES:
+                raise self.fail(f"blob {index} has the shape {_short(shape)}, too large for an "
+                                "array")
+        return 0 if 0 in shape else extent
 
     def _claim(self, index: int, offset: int, nbytes: int) -> None:
         """Blobs are views of one buffer: overlapping ones would share memory."""
