@@ -209,10 +209,16 @@ def _json_depth(text: memoryview) -> int:
     without recursion (brackets inside strings do not count)."""
     if text.nbytes <= _MAX_JSON_DEPTH:
         return 0  # too short to nest deeper
-    skeleton = np.frombuffer(_JSON_STRING.sub(b'""', text), np.uint8)
+    depth = _bracket_depth(np.frombuffer(text, np.uint8))
+    if depth <= _MAX_JSON_DEPTH:
+        return depth  # brackets inside strings only add to it
+    return _bracket_depth(np.frombuffer(_JSON_STRING.sub(b'""', text), np.uint8))
+
+
+def _bracket_depth(chars: np.ndarray) -> int:
     depth = deepest = 0
-    for start in range(0, len(skeleton), 1 << 16):  # cumsum in chunks: bounded memory
-        chunk = skeleton[start:start + (1 << 16)]
+    for start in range(0, len(chars), 1 << 16):  # cumsum in chunks: bounded memory
+        chunk = chars[start:start + (1 << 16)]
         steps = ((chunk == ord("[")) | (chunk == ord("{"))).astype(np.int32)
         steps -= (chunk == ord("]")) | (chunk == ord("}"))
         levels = np.cumsum(steps) + depth

@@ -214,10 +214,11 @@ def _load_once(m: Mutant, name: str, run: Callable[[], Any], load: Loader, save:
     outcome.peak = tracemalloc.get_traced_memory()[1] - before
     if events:
         outcome.result, outcome.detail = "bug", f"audit events during load: {events[:5]}"
-    elif outcome.peak > memory_bound(m.data):
+    elif outcome.peak > memory_bound(m.data):  # numpy traces even an allocation that failed
+        raised = f" ({outcome.detail})" if outcome.detail else ""
         outcome.result = "bug"
         outcome.detail = (f"the load took {outcome.peak} bytes for a file of {len(m.data)}: "
-                          f"more than {memory_bound(m.data)}")
+                          f"more than {memory_bound(m.data)}{raised}")
     elif loaded:
         outcome.result, outcome.detail = _round_trip(obj, load, save)
     return outcome

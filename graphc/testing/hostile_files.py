@@ -164,7 +164,7 @@ def _nodes(header: dict) -> list[dict]:
     return [d for d in _dicts(header.get("root")) if "type" in d]
 
 
-def _string_slots(x: Any) -> list[tuple[Any, Any]]:
+def string_slots(x: Any) -> list[tuple[Any, Any]]:
     """(container, key) of every string value inside ``x``."""
     slots, stack = [], [x]
     while stack:
@@ -415,7 +415,7 @@ def _node_field(rng: random.Random, base: Layout) -> tuple[bytes, str]:
 @mutation("code_payload")
 def _code_payload(rng: random.Random, base: Layout) -> tuple[bytes, str]:
     header = base.header()
-    slots = _string_slots(header)
+    slots = string_slots(header)
     how = rng.choice(["one", "all", "keys", "node"])
     if how == "one" and slots:
         container, key = rng.choice(slots)
@@ -435,7 +435,7 @@ def _code_payload(rng: random.Random, base: Layout) -> tuple[bytes, str]:
 
 def _bomb(rng: random.Random, base: Layout) -> tuple[bytes, str]:
     """A header built to exhaust the parser: (header bytes, what it is)."""
-    d = rng.choice([300, 1000, 10_000, 100_000, 1_000_000])
+    d = rng.choice([300, 1000, 10_000, 200_000])
     n = rng.choice([1000, 30_000, 300_000])
     shallow = rng.choice([200, 500, 900, 990, 2000])  # near Python's recursion limit
     wrap = b'{"blobs":[],"root":%s}'
@@ -494,7 +494,7 @@ def _blob_table(rng: random.Random, base: Layout) -> tuple[bytes, str]:
     elif how == "reverse":
         blobs.reverse()
     else:  # many zero-sized arrays, each referenced by the root
-        count = rng.choice([100, 3000])
+        count = rng.choice([100, 1000])
         blobs += [{"kind": "tensor", "dtype": "float32", "shape": [0], "offset": 0,
                    "nbytes": 0}] * count
         header["root"] = {"type": "list", "items": [
