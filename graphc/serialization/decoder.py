@@ -3,7 +3,6 @@ node and blob validated before it is built. Names in the file are only ever comp
 the few node types and dtypes below, never resolved to code."""
 from __future__ import annotations
 
-import bisect
 import collections
 import os
 from typing import Any, BinaryIO
@@ -18,7 +17,7 @@ from .format import MAX_DEPTH, NUMPY_DTYPES, TENSOR_DTYPES, short
 from .reader import Reader
 
 _MAX_NDIM = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
-_MAX_NBYTES = 2**63 - 1  # numpy's (and PyTorch's) sizes are int64
+_INT64_MAX = 2**63 - 1  # numpy's (and PyTorch's) sizes and byte counts are int64
 
 
 class Decoder:
@@ -32,8 +31,7 @@ class Decoder:
             raise self.fail("the header lacks its 'blobs' list or its 'root'")
         self.blobs = blobs
         self.built: dict[tuple, Any] = {}
-        self.starts: list[int] = []  # the byte ranges of the blobs built so far, sorted
-        self.ends: list[int] = []
+        self.ranges: list[tuple[int, int, int]] = []  # (start, end, blob) of those built
 
     def node(self, n: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
@@ -46,7 +44,7 @@ class Decoder:
         if kind in ("list", "tuple", "size"):
             items = self._field(n, "items", list)
             if kind == "size":
-                if not all(type(d) is int and d >= 0 for d in items):
+                if not all(type(d) is int and 0 <= d <= _INT64_MAX for d in items):
                     raise self.fail(f"a Size node holds non-sizes: {short(items)}")
                 return Size(items)
             out = [self.node(v, depth + 1) for v in items]
@@ -107,7 +105,8 @@ class Decoder:
         raw = self.data[offset:offset + nbytes]
         if dtype.kind == "b" and nbytes and raw.max() > 1:
             raise self.fail(f"blob {index} is a bool array with bytes other than 0 and 1")
-        self._claim(index, offset, nbytes)
+        if nbytes:
+            self.ranges.append((offset, offset + nbytes, index))
         arr = raw.view(dtype).reshape(tuple(shape))  # a view of the file's buffer, no copy
         if not dtype.isnative or not arr.flags.aligned:
             arr = arr.astype(dtype.newbyteorder("="))
@@ -132,21 +131,18 @@ class Decoder:
         extent = dtype.itemsize
         for d in shape:
             extent *= d or 1
-            if extent > _MAX_NBYTES:
+            if extent > _INT64_MAX:
                 raise self.fail(f"blob {index} has the shape {short(shape)}, too large for an "
                                 "array")
         return 0 if 0 in shape else extent
 
-    def _claim(self, index: int, offset: int, nbytes: int) -> None:
-        """Blobs are views of one buffer: overlapping ones would share memory."""
-        if not nbytes:
-            return
-        i = bisect.bisect(self.starts, offset)
-        if (i and self.ends[i - 1] > offset) or (i < len(self.starts)
-                                                 and self.starts[i] < offset + nbytes):
-            raise self.fail(f"blob {index} overlaps another blob in the data section")
-        self.starts.insert(i, offset)
-        self.ends.insert(i, offset + nbytes)
+    def check_overlaps(self) -> None:
+        """Blobs are views of one buffer: overlapping ones would share memory. (Sorted once,
+        at the end: inserting each range into a sorted list took quadratic time.)"""
+        self.ranges.sort()
+        for (_, end, _), (start, _, index) in zip(self.ranges, self.ranges[1:]):
+            if start < end:
+                raise self.fail(f"blob {index} overlaps another blob in the data section")
 
 
 def load(f: str | os.PathLike | BinaryIO, map_location=None, pickle_module=None, *,
@@ -160,7 +156,10 @@ def load(f: str | os.PathLike | BinaryIO, map_location=None, pickle_module=None,
     _check_map_location(map_location)
     reader = Reader(f)
     data, header = reader.read()
-    return Decoder(reader, header, data).node(header.get("root"))
+    decoder = Decoder(reader, header, data)
+    obj = decoder.node(header.get("root"))
+    decoder.check_overlaps()
+    return obj
 
 
 def _check_map_location(map_location) -> None:

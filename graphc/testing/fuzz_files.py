@@ -29,7 +29,7 @@ import time
 import tracemalloc
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +96,11 @@ def deadline(seconds: float) -> Iterator[None]:
 class AuditLog:
     """Audit events raised while watching (sys.addaudithook: import, exec, compile,
     os.system, subprocess.Popen, pickle.find_class, ctypes, ...), except the loader's own:
-    opening the file it was given, and walking the stack (sys._getframe, frame.f_code) to
-    name the user's line in an error."""
+    opening the file it was given, walking the stack (sys._getframe, frame.f_code) to name
+    the user's line in an error, and id() (a tensor's hash)."""
 
     _instance: AuditLog | None = None
+    HARMLESS = {"sys._getframe", "builtins.id"}  # id(): Tensor.__hash__, for tensor dict keys
 
     def __init__(self) -> None:
         self.watching: str | None = None
@@ -113,7 +114,7 @@ class AuditLog:
         return cls._instance
 
     def __call__(self, event: str, args: tuple) -> None:
-        if self.watching is None or event == "sys._getframe" or (
+        if self.watching is None or event in self.HARMLESS or (
                 event == "object.__getattr__" and isinstance(args[0], types.FrameType)):
             return
         if event == "open" and args and str(args[0]) == self.watching:
@@ -316,6 +317,11 @@ class Report:
         if o.result == "bug":
             self.bugs.append(asdict(o))
 
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**out, "counts": {k: dict(c) for k, c in self.counts.items()},
+                "reasons": dict(self.reasons)}
+
     def summary(self) -> str:
         lines = [f"seed {self.seed}: {self.files} files"]
         lines.append(f"{'kind':16}{'files':>7}{'valid':>7}{'rejected':>10}{'bugs':>6}")
@@ -501,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     print(f"{time.perf_counter() - began:.1f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps(asdict(report), indent=1, default=str))
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=1))
     return 1 if report.bugs else 0
 
 

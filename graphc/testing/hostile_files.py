@@ -440,35 +440,40 @@ def _bomb(rng: random.Random, base: Layout) -> tuple[bytes, str]:
     shallow = rng.choice([200, 500, 900, 990, 2000])  # near Python's recursion limit
     wrap = b'{"blobs":[],"root":%s}'
     node = b'{"type":"list","items":['
-    return rng.choice([
-        (b"[" * d + b"]" * d, f"array nested {d} deep"),
-        (b'{"a":' * d + b"0" + b"}" * d, f"object nested {d} deep"),
-        (wrap % (b"[" * shallow + b"]" * shallow), f"root a list nested {shallow} deep"),
-        (base.header_bytes.replace(b'"dtype":', b'"dtype":%s,"was":' % (
+    candidates = [
+        lambda: (b"[" * d + b"]" * d, f"array nested {d} deep"),
+        lambda: (b'{"a":' * d + b"0" + b"}" * d, f"object nested {d} deep"),
+        lambda: (wrap % (b"[" * shallow + b"]" * shallow), f"root a list nested {shallow} deep"),
+        lambda: (base.header_bytes.replace(b'"dtype":', b'"dtype":%s,"was":' % (
             b"[" * shallow + b"]" * shallow), 1), f"a dtype nested {shallow} deep"),
-        (b"[" * d, f"unclosed array nested {d} deep"),
-        (wrap % (node * (d // 100) + b"]}" * (d // 100)), f"root nested {d // 100} deep"),
-        (wrap % (b"[" + b"0," * n + b"0]"), f"root array of {n} zeros"),
-        (b'{"blobs":[' + b"{}," * n + b'{}],"root":1}', f"{n} empty blob objects"),
-        (wrap % (b"[" + b"[]," * n + b"[]]"), f"root array of {n} empty arrays"),
-        (wrap % (b'"' + b"A" * (n * 3) + b'"'), f"a string of {n * 3} bytes"),
-        (wrap % (b'"' + b"\\u00e9" * n + b'"'), f"a string of {n} escapes"),
-        (wrap % (b"9" * rng.choice([4300, 4301, 100_000])), "a huge integer"),
-        (wrap % rng.choice([b"1e999999", b"-1e400", b"1" + b"0" * 400 + b".0",
-                            b"0." + b"0" * 100_000 + b"1", b"1e-999999"]), "a huge float"),
-        (wrap % rng.choice([b"NaN", b"Infinity", b"-Infinity", b"[NaN]"]), "a non-JSON constant"),
-        (b'{"blobs":[],"root":1,"root":{"type":"pickle"}}', "a duplicate root"),
-        (b'{"blobs":[],"blobs":"x","root":1}', "duplicate blobs"),
-        (wrap % b'{"type":"list","type":"tuple","items":[]}', "a duplicate node type"),
-        (base.header_bytes.replace(b'"nbytes":', b'"nbytes":0,"nbytes":', 1),
-         "a duplicate nbytes"),
-        (rng.choice([b"\xff\xfe{}", b"\xef\xbb\xbf" + base.header_bytes,
-                     base.header_bytes.decode().encode("utf-16"),
-                     wrap % b'"\\ud800"', wrap % b'"\x00\x01"', wrap % b'"\xc3("']),
-         "a bad encoding"),
-        (base.header_bytes + rng.choice([b" x", b"\x00", b"}", b" "]), "trailing bytes"),
-        (rng.choice([b"", b" ", b"null", b"[]", b'"root"', b"0", b"{}"]), "a header of nothing"),
-    ])
+        lambda: (b"[" * d, f"unclosed array nested {d} deep"),
+        lambda: (wrap % (node * (d // 100) + b"]}" * (d // 100)), f"root nested {d // 100} deep"),
+        lambda: (wrap % (b"[" + b"0," * n + b"0]"), f"root array of {n} zeros"),
+        lambda: (b'{"blobs":[' + b"{}," * n + b'{}],"root":1}', f"{n} empty blob objects"),
+        lambda: (wrap % (b"[" + b"[]," * n + b"[]]"), f"root array of {n} empty arrays"),
+        lambda: (wrap % (b'"' + b"A" * (n * 3) + b'"'), f"a string of {n * 3} bytes"),
+        lambda: (wrap % (b'"' + b"\\u00e9" * n + b'"'), f"a string of {n} escapes"),
+        lambda: (wrap % (b"9" * rng.choice([4300, 4301, 100_000])), "a huge integer"),
+        lambda: (wrap % rng.choice([b"1e999999", b"-1e400", b"1" + b"0" * 400 + b".0",
+                                    b"0." + b"0" * 100_000 + b"1", b"1e-999999"]),
+                 "a huge float"),
+        lambda: (wrap % rng.choice([b"NaN", b"Infinity", b"-Infinity", b"[NaN]"]),
+                 "a non-JSON constant"),
+        lambda: (b'{"blobs":[],"root":1,"root":{"type":"pickle"}}', "a duplicate root"),
+        lambda: (b'{"blobs":[],"blobs":"x","root":1}', "duplicate blobs"),
+        lambda: (wrap % b'{"type":"list","type":"tuple","items":[]}', "a duplicate node type"),
+        lambda: (base.header_bytes.replace(b'"nbytes":', b'"nbytes":0,"nbytes":', 1),
+                 "a duplicate nbytes"),
+        lambda: (rng.choice([b"\xff\xfe{}", b"\xef\xbb\xbf" + base.header_bytes,
+                             base.header_bytes.decode().encode("utf-16"),
+                             wrap % b'"\\ud800"', wrap % b'"\x00\x01"', wrap % b'"\xc3("']),
+                 "a bad encoding"),
+        lambda: (base.header_bytes + rng.choice([b" x", b"\x00", b"}", b" "]),
+                 "trailing bytes"),
+        lambda: (rng.choice([b"", b" ", b"null", b"[]", b'"root"', b"0", b"{}"]),
+                 "a header of nothing"),
+    ]
+    return rng.choice(candidates)()  # only the chosen bomb is built
 
 
 @mutation("json_bomb")
