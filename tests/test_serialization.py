@@ -357,6 +357,9 @@ def test_header_numbers_and_keys_are_checked():
         with pytest.raises(SerializationError, match=msg) as e:
             load_bytes(assemble(raw))
         assert f"{Path(__file__).name}:" in str(e.value)  # the user's line, not json's
+    many = b"".join(b'"%d":0,' % i for i in range(100_000))  # finding the repeat: linear
+    with pytest.raises(SerializationError, match="repeats the key '99999'"):
+        load_bytes(assemble(b'{"blobs":[],"root":{' + many + b'"99999":1}}'))
     huge = b'{"blobs":[],"root":' + b"9" * 4301 + b"}"
     limit = sys.get_int_max_str_digits()
     sys.set_int_max_str_digits(0)  # a process that lifted Python's limit: int() is quadratic

@@ -198,8 +198,8 @@ def _parse_int() -> Callable[[str], int] | None:
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        keys = [k for k, _ in pairs]
-        repeated = next(k for k in keys if keys.count(k) > 1)
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))  # linear, not count()
         raise _Refused(f"the header repeats the key {short(repeated)} in an object")
     return obj
 

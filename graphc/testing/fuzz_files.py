@@ -231,10 +231,14 @@ def _reason(message: str, name: str) -> str:
 
 
 def _where(e: BaseException) -> str:
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    """The innermost line that raised ``e``, outside this file (a Hang is raised by the
+    timer's handler here, into the line that overran)."""
+    tb, where = e.__traceback__, ""
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != __file__:
+            where = f" (at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno})"
         tb = tb.tb_next
-    return f" (at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno})" if tb else ""
+    return where
 
 
 def _round_trip(obj: Any, load: Loader, save: Callable) -> tuple[str, str]:

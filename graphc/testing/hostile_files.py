@@ -460,6 +460,8 @@ def _bomb(rng: random.Random, base: Layout) -> tuple[bytes, str]:
         lambda: (wrap % rng.choice([b"NaN", b"Infinity", b"-Infinity", b"[NaN]"]),
                  "a non-JSON constant"),
         lambda: (b'{"blobs":[],"root":1,"root":{"type":"pickle"}}', "a duplicate root"),
+        lambda: (wrap % (b"{" + b"".join(b'"%d":0,' % i for i in range(n)) + b'"%d":1}' % (
+            n - 1)), f"an object of {n} keys, the last repeated"),
         lambda: (b'{"blobs":[],"blobs":"x","root":1}', "duplicate blobs"),
         lambda: (wrap % b'{"type":"list","type":"tuple","items":[]}', "a duplicate node type"),
         lambda: (base.header_bytes.replace(b'"nbytes":', b'"nbytes":0,"nbytes":', 1),
