@@ -420,6 +420,20 @@ def test_overlaps_are_found_among_many_blobs_in_any_order():
         load_bytes(many(shifted))
 
 
+def test_dict_keys_chosen_to_collide_are_refused():
+    """hash(i * (2**61 - 1)) == 0 for every int: a dict of 20000 such keys took 4 s to build
+    (quadratic; minutes for a few MB). Up to 64 keys of one hash load."""
+    def dict_file(keys):
+        return forge({"blobs": [], "root": {"type": "dict", "keys": keys,
+                                            "values": list(range(len(keys)))}})
+
+    colliding = [i * (2**61 - 1) for i in range(20000)]
+    with pytest.raises(SerializationError, match="more than 64 keys of one hash"):
+        load_bytes(dict_file(colliding))
+    assert load_bytes(dict_file(colliding[:64])) == {k: i for i, k in enumerate(colliding[:64])}
+    assert load_bytes(dict_file([-1, -2])) == {-1: 0, -2: 1}  # hash(-1) == hash(-2)
+
+
 def test_the_deepest_savable_objects_load():
     """save allows 256 levels of containers; the header's JSON then nests at most 520 deep."""
     for make in (lambda x: [x], lambda x: {"k": x}, lambda x: ({1: (x,)},)):

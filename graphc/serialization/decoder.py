@@ -17,6 +17,7 @@ from .format import MAX_DEPTH, NUMPY_DTYPES, TENSOR_DTYPES, short
 from .reader import Reader
 
 _MAX_NDIM = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
+_MAX_SAME_HASH = 64  # keys of one hash in a dict: -1 and -2 share one, chosen keys many
 _INT64_MAX = 2**63 - 1  # numpy's (and PyTorch's) sizes and byte counts are int64
 
 
@@ -53,13 +54,10 @@ class Decoder:
             keys, values = self._field(n, "keys", list), self._field(n, "values", list)
             if len(keys) != len(values):
                 raise self.fail("a dict node has different numbers of keys and values")
+            built = [self.node(k, depth + 1) for k in keys]
+            self._check_hashes(built, keys)
             out = {} if kind == "dict" else collections.OrderedDict()
-            for k, v in zip(keys, values):
-                key = self.node(k, depth + 1)
-                try:
-                    hash(key)
-                except TypeError:
-                    raise self.fail(f"a dict node has an unhashable key {short(k)}") from None
+            for key, v in zip(built, values):
                 out[key] = self.node(v, depth + 1)
             return out
         if kind == "float":
@@ -76,6 +74,21 @@ class Decoder:
                 self.built[index, kind] = self._blob(index, kind)
             return self.built[index, kind]
         raise self.fail(f"the header holds a node of unknown type {short(kind)}")
+
+    def _check_hashes(self, keys: list, nodes: list) -> None:
+        """Every key hashable, and few of one hash: a dict takes quadratic time to insert keys
+        of one hash, and ints, floats and tuples are easily chosen to collide
+        (hash(i * (2**61 - 1)) == 0 for every int i)."""
+        counts: collections.Counter = collections.Counter()  # hash values never collide
+        for key, node in zip(keys, nodes):
+            try:
+                h = hash(key)
+            except TypeError:
+                raise self.fail(f"a dict node has an unhashable key {short(node)}") from None
+            counts[h] += 1
+            if counts[h] > _MAX_SAME_HASH:
+                raise self.fail(f"a dict node has more than {_MAX_SAME_HASH} keys of one hash, "
+                                f"as {short(node)}: made to collide")
 
     def _field(self, n: dict, name: str, kind: type) -> Any:
         value = n.get(name)

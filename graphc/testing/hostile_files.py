@@ -459,6 +459,8 @@ def _bomb(rng: random.Random, base: Layout) -> tuple[bytes, str]:
                  "a huge float"),
         lambda: (wrap % rng.choice([b"NaN", b"Infinity", b"-Infinity", b"[NaN]"]),
                  "a non-JSON constant"),
+        lambda: (wrap % json.dumps({"type": "dict", "keys": [i * (2**61 - 1) for i in range(
+            n // 10)], "values": [0] * (n // 10)}).encode(), f"{n // 10} int keys of one hash"),
         lambda: (b'{"blobs":[],"root":1,"root":{"type":"pickle"}}', "a duplicate root"),
         lambda: (wrap % (b"{" + b"".join(b'"%d":0,' % i for i in range(n)) + b'"%d":1}' % (
             n - 1)), f"an object of {n} keys, the last repeated"),
