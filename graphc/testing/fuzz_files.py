@@ -402,36 +402,54 @@ def soak(seed: int, files: int, workdir: Path, time_limit: float = TIME_LIMIT,
                str(seed), "--start", str(index), "--files", str(files - index),
                "--time-limit", str(time_limit), "--memory-mb", str(memory_mb),
                "--workdir", str(workdir), "--loader", loader]
-        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_child_env())
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(x) for x in child.stdout] + [lines.put(None)],
-                         daemon=True).start()
-        first, failure = True, None
-        while True:
-            try:  # a file is loaded twice and saved twice; the first answer waits for imports
-                line = lines.get(timeout=time_limit * 4 + (60 if first else 2))
-            except queue.Empty:
-                child.kill()
-                failure = "hang: the worker stopped answering"
-                break
-            first = False
-            if line is None:
-                break
-            outcome = Outcome(**json.loads(line))
-            report.add(outcome)
-            index = outcome.index + 1
-            if progress is not None and report.files % 1000 == 0:
-                progress(report)
-        rc = child.wait()
+        index, failure = _run_worker(cmd, index, time_limit, report, progress)
         if failure is None and index < files:
-            failure = f"crash: the worker exited with status {rc}"
+            failure = "crash: the worker exited early"
         if failure is not None:
             m = mutant(seed, index)
             report.add(Outcome(index, m.kind, "bug", 0.0, 0, len(m.data), failure))
             index += 1
-    import resource
-    report.worker_max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     return report
+
+
+def _run_worker(cmd: list[str], index: int, time_limit: float, report: Report,
+                progress: Callable[[Report], None] | None) -> tuple[int, str | None]:
+    """Runs one worker until it finishes, dies or stops answering: (the index of the file
+    after its last answer, what went wrong or None)."""
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_child_env())
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_pump, args=(child.stdout, lines), daemon=True).start()
+    failure, wait = None, time_limit * 4 + 60  # the first answer waits for imports too
+    while (line := _next_line(lines, wait)) is not None:
+        if line == "":
+            child.kill()
+            failure = "hang: the worker stopped answering"
+            break
+        outcome = Outcome(**json.loads(line))
+        report.add(outcome)
+        index, wait = outcome.index + 1, time_limit * 4 + 2  # two loads and two saves
+        if progress is not None and report.files % 1000 == 0:
+            progress(report)
+    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS (kB on Linux)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    report.worker_max_rss = max(report.worker_max_rss, usage.ru_maxrss * 1024)
+    if failure is None and child.returncode != 0:
+        failure = f"crash: the worker exited with status {child.returncode}"
+    return index, failure
+
+
+def _pump(stream: Any, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _next_line(lines: queue.Queue, wait: float) -> str | None:
+    """The worker's next line, None at its end, '' where it said nothing for ``wait`` s."""
+    try:
+        return lines.get(timeout=wait)
+    except queue.Empty:
+        return ""
 
 
 def _child_env() -> dict:
