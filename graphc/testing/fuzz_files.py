@@ -66,6 +66,7 @@ class Outcome:
     peak: int  # bytes traced at the peak of the load
     size: int
     detail: str = ""
+    rss: int = 0  # a soak worker's peak resident memory so far, in bytes
 
 
 class Hang(BaseException):
@@ -304,12 +305,13 @@ class Report:
     max_ratio: float = 0.0  # of a load's traced peak to its file's size (files of 64 KiB+)
     max_size: int = 0
     bugs: list = field(default_factory=list)
-    worker_max_rss: int = 0  # bytes, over all child processes (the soak only)
+    worker_max_rss: int = 0  # bytes, the largest peak of a worker process (the soak only)
 
     def add(self, o: Outcome) -> None:
         self.files += 1
         self.counts[o.kind][o.result] += 1
         self.max_size = max(self.max_size, o.size)
+        self.worker_max_rss = max(self.worker_max_rss, o.rss)
         if o.result == "rejected":
             self.reasons[_reason_class(o.detail)] += 1
         if o.seconds > self.max_seconds:
@@ -430,9 +432,7 @@ def _run_worker(cmd: list[str], index: int, time_limit: float, report: Report,
         index, wait = outcome.index + 1, time_limit * 4 + 2  # two loads and two saves
         if progress is not None and report.files % 1000 == 0:
             progress(report)
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS (kB on Linux)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    report.worker_max_rss = max(report.worker_max_rss, usage.ru_maxrss * 1024)
+    child.wait()
     if failure is None and child.returncode != 0:
         failure = f"crash: the worker exited with status {child.returncode}"
     return index, failure
@@ -472,6 +472,16 @@ def _limit_address_space(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
+def _peak_rss() -> int:
+    """This process's peak resident memory since it started: VmHWM (getrusage's ru_maxrss
+    keeps the high-water mark of the process it was forked from, through exec)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0
+    return int(next(x for x in status.splitlines() if x.startswith("VmHWM:")).split()[1]) * 1024
+
+
 def _worker(args: argparse.Namespace) -> None:
     module, _, name = args.loader.partition(":")
     load = getattr(importlib.import_module(module), name)  # before the limit: imports map much
@@ -479,6 +489,7 @@ def _worker(args: argparse.Namespace) -> None:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), RAISED_RECURSION_LIMIT))
 
     def emit(o: Outcome) -> None:
+        o.rss = _peak_rss()
         print(json.dumps(asdict(o)), flush=True)
 
     fuzz(args.seed, args.files, Path(args.workdir), args.start, args.time_limit, load=load,
