@@ -14,7 +14,7 @@ from .creation import _size_args, tensor
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import _state
-from .ir.errors import ShapeError
+from .ir.errors import DomainError, DTypeError, ShapeError
 from .tensor import Tensor, _bind
 
 DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
@@ -165,20 +165,43 @@ def bernoulli(p: Tensor, *, generator=None) -> Tensor:
 
 def multinomial(probs: Tensor, num_samples: int, replacement: bool = False, *,
                 generator=None) -> Tensor:
-    """Sampling by inverse CDF (with replacement) or Gumbel top-k (without): eager only."""
+    """Sampling by inverse CDF (with replacement) or Gumbel top-k (without): eager only.
+    Rows are checked first, with PyTorch's messages: finite and non-negative, a positive
+    sum, and (without replacement) enough categories of nonzero probability."""
+    if probs.ndim not in (1, 2):
+        raise ShapeError(f"multinomial(): prob_dist must be 1 or 2 dim, got {probs.ndim} dims")
+    if probs.dtype.kind != dt.FLOAT:
+        raise DTypeError(f"multinomial(): only supports floating-point dtypes for input, got "
+                         f"{probs.dtype.name}")
+    if num_samples <= 0:
+        raise ShapeError(f"multinomial(): cannot sample n_sample <= 0 samples "
+                         f"(num_samples={num_samples})")
     p = probs.detach()._value().astype(np.float64)
     p2 = p.reshape(-1, p.shape[-1])
+    if not replacement and num_samples > p2.shape[-1]:
+        raise ShapeError("multinomial(): cannot sample n_sample > prob_dist.size(-1) samples "
+                         f"without replacement ({num_samples} > {p2.shape[-1]})")
+    if not np.all(np.isfinite(p2) & (p2 >= 0)):
+        raise DomainError("multinomial(): probability tensor contains either `inf`, "
+                                "`nan` or element < 0")
+    if np.any(p2.sum(axis=1) <= 0):
+        raise DomainError("multinomial(): invalid multinomial distribution (sum of "
+                                "probabilities <= 0)")
+    if not replacement and np.any(np.count_nonzero(p2, axis=1) < num_samples):
+        raise DomainError("multinomial(): invalid multinomial distribution (with "
+                                "replacement=False, not enough non-negative category to "
+                                f"sample {num_samples} of a row)")
     u = _uniform((p2.shape[0], num_samples if replacement else p2.shape[-1]), generator,
                  dt.float64)._value()
     if replacement:
         cdf = np.cumsum(p2, axis=1)
         cdf /= cdf[:, -1:]
-        out = np.stack([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)])
+        out = np.array([np.searchsorted(c, r, side="right") for c, r in zip(cdf, u)],
+                       dtype=np.int64).reshape(p2.shape[0], num_samples)
     else:
-        if num_samples > p2.shape[-1]:
-            raise ShapeError("multinomial(): cannot sample n_sample > prob_dist.size(-1) "
-                             "samples without replacement")
-        keys = np.log(np.maximum(p2, 1e-300)) - np.log(-np.log(np.maximum(u, 1e-300)))
+        # zero-probability categories are never drawn: there are enough of the others
+        keys = np.where(p2 > 0, np.log(np.where(p2 > 0, p2, 1.0)), -np.inf) - \
+            np.log(-np.log(np.maximum(u, 1e-300)))
         out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     return tensor(out.reshape(p.shape[:-1] + (num_samples,)).astype(np.int64))
 

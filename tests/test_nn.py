@@ -211,15 +211,8 @@ def _module_params():
     for c in LAYERS + ACTIVATIONS + LOSSES:
         for dtype in ("float32", "float64") if c.f64 else ("float32",):
             for mode in ("eval",) if c.random else ("train", "eval"):
-                marks = [XFAIL_GELU_F64] if (c.id, dtype) == ("GELU", "float64") else []
-                out.append(pytest.param(c, dtype, mode, id=f"{c.id}-{dtype}-{mode}",
-                                        marks=marks))
+                out.append(pytest.param(c, dtype, mode, id=f"{c.id}-{dtype}-{mode}"))
     return out
-
-
-XFAIL_GELU_F64 = pytest.mark.xfail(
-    strict=True, reason="nn.functional.erf is Numerical Recipes' erfc approximation (error "
-    "~1.2e-7), so exact GELU in float64 is off torch's by ~1e-7 relative; float32 is fine")
 
 
 def _pair(case: Case, dtype: str):

@@ -404,9 +404,6 @@ def test_integer_division_by_zero_raises():
         assert _outcome(fn, graphc) is RuntimeError
 
 
-@pytest.mark.xfail(strict=True, reason="float floor_divide and remainder are the composite "
-                   "floor(x / y) (x - that * y), not PyTorch's fmod-based exact algorithm: "
-                   "1.0 // 0.1 is 10, not 9, and the sign of zero follows the divisor")
 def test_float_floor_division_and_remainder_are_exact():
     def run(m):
         x = m.tensor([1.0, -1.0, 5.3, -5.3, 1e8 + 3, -2.0])

@@ -126,8 +126,10 @@ class KernelEmitter:
     def __init__(self, module: ir.Module, plan: Plan, k: Kernel) -> None:
         self.module, self.plan, self.k = module, plan, k
         slots = sorted({v.slot for v in k.reads.values()} | {k.out.slot} |
-                       ({plan.error_slot} if k.check else set()))
+                       ({plan.error_slot} if k.checks or plan.checked else set()))
         self.slots = slots
+        self.bounds: dict[tuple, int] = {}  # (slot, access) -> its bounds check's number
+        self.scratch: dict[tuple, ir.Value] = {}
         self.types = {s: llvm_type(plan.buffers[s].dtype, memory=True) for s in slots}
         self.par_size = 1
 
@@ -190,10 +192,37 @@ class KernelEmitter:
 
     # -- loads and the expression
 
+    def address(self, slot: int, offset, access: str, width: int = 1):
+        """The address of element ``offset`` of buffer ``slot`` (``width`` elements from
+        there are read or written). Under GRAPHC_CHECK an offset whose elements are not all
+        inside the buffer is reported to the error buffer and the address of a scratch
+        slot on the stack returned instead: nothing outside the buffer is touched."""
+        b = self.b
+        ptr = b.gep(self.ptr[slot], [offset])
+        if not self.plan.checked:
+            return ptr
+        buf = self.plan.buffers[slot]
+        bad = b.or_(b.icmp_signed("<", offset, const(0)),
+                    b.icmp_signed(">", b.add(offset, const(width)), const(numel(buf.shape))))
+        number = self.bounds.get((slot, access))
+        if number is None:
+            from .kernel import BoundsCheck
+            self.plan.checks.append(BoundsCheck(self.k.name, access, buf, self.k.root))
+            number = self.bounds[(slot, access)] = len(self.plan.checks)
+        self._report(number, bad, offset)
+        key = (str(ptr.type), width)
+        if key not in self.scratch:
+            here = b.block
+            b.position_at_start(b.function.entry_basic_block)
+            cell = b.alloca(ir.ArrayType(ptr.type.pointee, width))
+            self.scratch[key] = b.bitcast(cell, ptr.type)
+            b.position_at_end(here)
+        return b.select(bad, self.scratch[key], ptr)
+
     def load(self, v: View, offset) -> tuple:
         """The element at ``offset`` of view ``v``'s buffer, as (value, dtype)."""
         d = self.plan.buffers[v.slot].dtype
-        x = self.b.load(self.b.gep(self.ptr[v.slot], [offset]))
+        x = self.b.load(self.address(v.slot, offset, "read"))
         return (self.b.trunc(x, I1) if d is dt.bool_ else x), d
 
     def offset(self, base: int, strides: list, idx: list):
@@ -209,18 +238,30 @@ class KernelEmitter:
         for key, off in offsets.items():
             if key not in values:
                 values[key] = self.load(k.reads[key], off)
-        e = Emitter(self.b, self.module, self.LOWERINGS)
+        e = Emitter(self.b, self.module, self.LOWERINGS, self.fail)
         for m in k.nodes:
             ops = [values[id(x)] if type(x) is Node else (None, None) for x in m.inputs]
             values[id(m)] = (e.emit(m, ops), m.dtype)
         return values
+
+    def fail(self, node: Node, bad, value) -> None:
+        """Where ``bad`` (i1) holds, record ``node``'s check and the i64 ``value`` in the
+        error buffer: the runtime raises the node's error after the call."""
+        self._report(self.k.checks[id(node)], bad, value)
+
+    def _report(self, number: int, bad, value) -> None:
+        b = self.b
+        with b.if_then(bad, likely=False):
+            err = self.ptr[self.plan.error_slot]
+            b.store(const(number), err)
+            b.store(value, b.gep(err, [const(1)]))
 
     def store(self, offset, value, src: dt.DType) -> None:
         d = self.plan.buffers[self.k.out.slot].dtype
         v = convert(self.b, value, src, d)
         if d is dt.bool_:
             v = self.b.zext(v, I8)
-        self.b.store(v, self.b.gep(self.ptr[self.k.out.slot], [offset]))
+        self.b.store(v, self.address(self.k.out.slot, offset, "write"))
 
     # -- map and reduce kernels
 
@@ -292,7 +333,7 @@ class KernelEmitter:
         idx = {i: loops.open(*bounds(i), f"d{i}") for i in range(len(dims))}
         offs, out = self.point(strides, idx)
         v, vd = self.evaluate(offs)[id(k.value)]
-        at = b.gep(self.ptr[k.out.slot], [out])
+        at = self.address(k.out.slot, out, "write")
         b.store(_combine(b, op, b.load(at), convert(b, v, vd, d), d, fast=False), at)
         for _ in dims:
             loops.close()
@@ -330,8 +371,8 @@ class KernelEmitter:
             value = self.load(vs, self.offset(vs.offset, list(vs.strides), idx))[0]
             coords = self._indexed(base, index, idx)
             if numel(base.shape):  # (an empty base: every index is recorded as bad)
-                at = b.gep(self.ptr[k.out.slot], [self.offset(
-                    0, contiguous_strides(k.domain), coords)])
+                at = self.address(k.out.slot, self.offset(
+                    0, contiguous_strides(k.domain), coords), "write")
                 b.store(arith(b, "add", b.load(at), value, k.root.dtype), at)
             for _ in index.shape:
                 loops.close()
@@ -381,10 +422,7 @@ class KernelEmitter:
         i = self.load(vi, self.offset(vi.offset, list(vi.strides), idx))[0]
         size = x.shape[axis] if x.shape else 1
         bad = b.icmp_unsigned(">=", i, const(size))  # negative indices are huge unsigned
-        with b.if_then(bad, likely=False):
-            err = self.ptr[self.plan.error_slot]
-            b.store(const(k.check), err)
-            b.store(i, b.gep(err, [const(1)]))
+        self.fail(k.root, bad, i)
         coords = list(idx)
         if x.shape:
             coords[axis] = b.select(bad, const(0), i)

@@ -165,7 +165,7 @@ class Kernel:
     reduced: tuple = ()
     matmul: Node | None = None
     rows: bool = False
-    check: int = 0                               # gather, scatter_add: index check number
+    checks: dict = field(default_factory=dict)   # id(node that can fail) -> check number
     pieces: list = field(default_factory=list)  # piece kernels: (id(input), lo, hi) boxes
     fill: float = 0.0                            # their value outside every box
 
@@ -195,6 +195,27 @@ class Rows:
         return sum(k.work for k in self.kernels)
 
 
+@dataclass(frozen=True)
+class BoundsCheck:
+    """Under GRAPHC_CHECK: kernel ``kernel`` (computing ``node``) reached for an element
+    outside buffer ``buffer`` (its ``access``: "read" or "write"); the value reported is the
+    element's offset."""
+
+    kernel: str
+    access: str
+    buffer: Buffer
+    node: Node
+
+    def failure(self, value: int) -> tuple:
+        from ..ir.errors import IndexOutOfRange
+        b = self.buffer
+        return IndexOutOfRange, (
+            f"GRAPHC_CHECK: kernel {self.kernel} would {self.access} element {value} of buffer "
+            f"{b.slot} ({b.kind}, {b.dtype.short}[{','.join(map(str, b.shape))}]: "
+            f"{numel(b.shape)} elements); "
+            "nothing was touched. This is a bug in graphc's code generator: please report it")
+
+
 @dataclass
 class Plan:
     graph: Graph
@@ -203,8 +224,10 @@ class Plan:
     loc: dict[int, View]   # id(node) -> where its value lives
     outputs: list          # per graph output: ("own"|"copy", View) or ("literal", value)
     arena_bytes: int = 0
-    error_slot: int | None = None  # int64[2]: (check number + 1, bad value) set by kernels
-    checks: list = field(default_factory=list)  # per check: (op name, size, node)
+    error_slot: int | None = None  # int64[2]: (check number, bad value) set by kernels
+    # check number - 1 -> the node whose op failed, or a BoundsCheck (GRAPHC_CHECK)
+    checks: list = field(default_factory=list)
+    checked: bool = False  # GRAPHC_CHECK: every load and store checks its offset
 
     def call_slots(self) -> tuple[list[int], list[tuple]]:
         """The slot of each graph input, and (slot, shape, numpy dtype) of each output the
@@ -242,10 +265,11 @@ def category(n: Node) -> str:
     return "interp"
 
 
-def plan(graph: Graph, rows: bool = True) -> Plan:
+def plan(graph: Graph, rows: bool = True, checked: bool = False) -> Plan:
     """Decide where every value lives and which kernels compute them, in graph order.
     ``rows``: group kernels into Rows (the CPU's cache blocking; a GPU runs every kernel
-    over the whole domain)."""
+    over the whole domain). ``checked``: kernels check every offset they load or store
+    (GRAPHC_CHECK)."""
     consumers: dict[int, list[Node]] = {}
     for n in graph.nodes:
         for x in n.inputs:
@@ -256,7 +280,7 @@ def plan(graph: Graph, rows: bool = True) -> Plan:
     inlined = _inline_decisions(graph, consumers, out_ids, cats)
     epilogue = _epilogues(graph, consumers, out_ids, cats, inlined)
 
-    p = Plan(graph, [], [], {}, [])
+    p = Plan(graph, [], [], {}, [], checked=checked)
 
     def new_buffer(kind: str, node: Node, **kw) -> View:
         b = Buffer(len(p.buffers), kind, tuple(node.shape), node.dtype, **kw)
@@ -307,6 +331,8 @@ def plan(graph: Graph, rows: bool = True) -> Plan:
     for b in p.buffers:
         if b.kind == "output" and b.slot not in claimed:
             b.kind = "arena"
+    if checked:
+        _error_buffer(p)
     if rows:
         p.steps = _group_rows(p)
         _contract_rows(p)
@@ -450,7 +476,7 @@ def _build(p: Plan, n: Node, c: str, out: View, inlined: set, mm: Node | None) -
         k = Kernel(f"k{len(p.steps)}_gather", "gather", n, out, tuple(n.shape), n)
         for v in (x, index):
             _read(p, k, v)
-        k.check = _check(p, "gather", x.shape[n.attrs["axis"]] if x.shape else 1, n)
+        k.checks[id(n)] = _check(p, n)
         return k
     if c == "random":
         k = Kernel(f"k{len(p.steps)}_random", "random", n, out, tuple(n.shape), n)
@@ -463,8 +489,7 @@ def _build(p: Plan, n: Node, c: str, out: View, inlined: set, mm: Node | None) -
         k = Kernel(f"k{len(p.steps)}_scatter_add", "scatter_add", n, out, tuple(n.shape), n)
         for v in (base, index, src):
             _read(p, k, v)
-        k.check = _check(p, "scatter_add", base.shape[n.attrs["axis"]] if base.shape else 1,
-                         n)
+        k.checks[id(n)] = _check(p, n)
         return k
     if mm is None:
         return _kernel(p, "map", n, out, n.shape, n, _tree(n, inlined))
@@ -485,6 +510,8 @@ def _kernel(p: Plan, kind: str, root: Node, out: View, domain: tuple, value: Nod
         for x in m.inputs:
             if type(x) is Node and id(x) not in inside:
                 _read(p, k, x)
+        if m.op.failure is not None:
+            k.checks[id(m)] = _check(p, m)
     if value is not root or not nodes:
         if id(value) not in inside:
             _read(p, k, value)
@@ -511,15 +538,20 @@ def _pieces(p: Plan, n: Node, out: View) -> Kernel:
     return k
 
 
-def _check(p: Plan, op: str, size: int, n: Node) -> int:
-    """Register an index check: kernels that find an index outside [0, size) write
-    (number + 1, index) to the program's error buffer; the runtime raises after the call."""
+def _check(p: Plan, n: Node) -> int:
+    """Register a check of node ``n`` (an op with a ``failure``): a kernel that finds a bad
+    value writes (the check's number, the value) to the program's error buffer, and the
+    runtime raises ``n.op.failure``'s error after the call."""
+    _error_buffer(p)
+    p.checks.append(n)
+    return len(p.checks)
+
+
+def _error_buffer(p: Plan) -> None:
     if p.error_slot is None:
         b = Buffer(len(p.buffers), "const", (2,), dt.int64, value=np.zeros(2, np.int64))
         p.buffers.append(b)
         p.error_slot = b.slot
-    p.checks.append((op, size, n))
-    return len(p.checks)
 
 
 def _read(p: Plan, k: Kernel, x: Node) -> None:

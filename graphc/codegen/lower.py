@@ -66,18 +66,26 @@ def literal(x, d: dt.DType):
 
 
 class Emitter:
-    """Emits one op's element: ``emit(node, operand values) -> llvm value``."""
+    """Emits one op's element: ``emit(node, operand values) -> llvm value``.
+
+    ``fail(node, bad, value)`` is the kernel's error report, for ops with a ``failure``
+    (an i1 ``bad``: record ``node``'s check and the i64 ``value`` in the error buffer).
+    """
 
     def __init__(self, builder: ir.IRBuilder, module: ir.Module,
-                 table: dict | None = None) -> None:
+                 table: dict | None = None, fail: Callable | None = None) -> None:
         self.b = builder
         self.module = module
         self.table = LOWERINGS if table is None else table
+        self.fail = fail or _unchecked
 
     def emit(self, node: Node, operands: list) -> object:
         rule = self.table[node.op.name]
         return rule(self, node, operands)
 
+
+def _unchecked(node: Node, bad, value) -> None:
+    raise AssertionError(f"{node.op.name} can fail but its kernel has no error buffer")
 
 # ---------------------------------------------------------------- the table
 
@@ -190,9 +198,9 @@ def _sign(e: Emitter, node: Node, ops: list):
     (x,) = _operands_as(e, node.inputs, ops, d)
     b, zero = e.b, ir.Constant(x.type, 0.0 if d.kind == dt.FLOAT else 0)
     one, minus = literal(1, d), literal(-1, d) if d.is_signed else literal(0, d)
-    if d.kind == dt.FLOAT:  # NaN and zeros pass through
+    if d.kind == dt.FLOAT:  # NaN and -0.0 give +0.0, as in PyTorch
         return b.select(b.fcmp_ordered(">", x, zero), one,
-                        b.select(b.fcmp_ordered("<", x, zero), minus, x))
+                        b.select(b.fcmp_ordered("<", x, zero), minus, zero))
     cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
     return b.select(cmp(">", x, zero), one, b.select(cmp("<", x, zero), minus, zero))
 
@@ -203,14 +211,86 @@ def _reciprocal(e: Emitter, node: Node, ops: list):
 
 
 def _pow(e: Emitter, node: Node, ops: list):
+    """C's pow, as numpy and PyTorch, except that a literal exponent 0.5 or -0.5 is sqrt or
+    its reciprocal (PyTorch's special cases: NaN at -inf, and -inf at -0.0 for -0.5)."""
+    x, y = _operands_as(e, node.inputs, ops, node.dtype)
+    b, exponent = e.b, node.inputs[1]
+    if type(exponent) is float and abs(exponent) == 0.5:
+        root = call_intrinsic(b, "llvm.sqrt", x)
+        return root if exponent > 0 else b.fdiv(ir.Constant(x.type, 1.0), root)
+    return call_intrinsic(b, "llvm.pow", x, y)
+
+
+def _int_divmod(e: Emitter, node: Node, x, y) -> tuple:
+    """Python's floored (quotient, remainder) of integers. A zero divisor is reported to the
+    error buffer and replaced by 1, and ``x / -1`` is ``-x``: the hardware traps on both."""
+    b, d = e.b, node.dtype
+    zero, one = ir.Constant(x.type, 0), ir.Constant(x.type, 1)
+    by_zero = b.icmp_unsigned("==", y, zero)
+    e.fail(node, by_zero, convert(b, x, d, dt.int64))
+    if not d.is_signed:
+        safe = b.select(by_zero, one, y)
+        return b.udiv(x, safe), b.urem(x, safe)
+    minus_one = b.icmp_signed("==", y, ir.Constant(x.type, -1))
+    safe = b.select(b.or_(by_zero, minus_one), one, y)
+    q, r = b.sdiv(x, safe), b.srem(x, safe)
+    # division truncates; flooring takes one off the quotient (and adds the divisor to the
+    # remainder) when the remainder is nonzero and its sign differs from the divisor's
+    adjust = b.and_(b.icmp_signed("!=", r, zero), b.icmp_signed("<", b.xor(r, y), zero))
+    q = b.sub(q, b.zext(adjust, x.type))
+    r = b.add(r, b.select(adjust, y, zero))
+    return b.select(minus_one, b.neg(x), q), b.select(minus_one, zero, r)
+
+
+def _float_fmod(b: ir.IRBuilder, x, y) -> tuple:
+    """fmod(x, y) and whether it must move into the divisor's sign (PyTorch's remainder:
+    nonzero, and its sign differs from the divisor's)."""
+    mod = b.frem(x, y)
+    zero = ir.Constant(x.type, 0.0)
+    adjust = b.and_(b.fcmp_unordered("!=", mod, zero),
+                    b.icmp_unsigned("!=", b.fcmp_ordered("<", y, zero),
+                                    b.fcmp_ordered("<", mod, zero)))
+    return mod, adjust
+
+
+def _floor_divide(e: Emitter, node: Node, ops: list):
     x, y = _operands_as(e, node.inputs, ops, node.dtype)
     b = e.b
-    r = call_intrinsic(b, "llvm.pow", x, y)
-    # C's pow(-inf, 0.5) is inf; numpy and PyTorch give NaN for a negative base and a
-    # non-integer exponent, infinite bases included
-    bad = b.and_(b.fcmp_ordered("<", x, ir.Constant(x.type, 0.0)),
-                 b.fcmp_unordered("!=", call_intrinsic(b, "llvm.floor", y), y))
-    return b.select(bad, ir.Constant(x.type, float("nan")), r)
+    if node.dtype.kind != dt.FLOAT:
+        return _int_divmod(e, node, x, y)[0]
+    # PyTorch's (and numpy's) float floor division: (x - fmod(x, y)) / y, floored and
+    # rounded so that it is exact where floor(x / y) is off by one (5.0 // 0.1 is 49)
+    t = x.type
+    zero, one, half = (ir.Constant(t, v) for v in (0.0, 1.0, 0.5))
+    mod, adjust = _float_fmod(b, x, y)
+    div = b.fdiv(b.fsub(x, mod), y)
+    div = b.select(adjust, b.fsub(div, one), div)
+    low = call_intrinsic(b, "llvm.floor", div)
+    low = b.select(b.fcmp_ordered(">", b.fsub(div, low), half), b.fadd(low, one), low)
+    q = b.fdiv(x, y)
+    out = b.select(b.fcmp_unordered("!=", div, zero), low,
+                   call_intrinsic(b, "llvm.copysign", zero, q))
+    return b.select(b.fcmp_ordered("==", y, zero), q, out)
+
+
+def _remainder(e: Emitter, node: Node, ops: list):
+    x, y = _operands_as(e, node.inputs, ops, node.dtype)
+    if node.dtype.kind != dt.FLOAT:
+        return _int_divmod(e, node, x, y)[1]
+    mod, adjust = _float_fmod(e.b, x, y)
+    return e.b.select(adjust, e.b.fadd(mod, y), mod)
+
+
+def _check_range(e: Emitter, node: Node, ops: list):
+    """The value itself; one outside [low, high) is reported to the error buffer."""
+    d = node.dtype
+    (x,) = _operands_as(e, node.inputs, ops, d)
+    b = e.b
+    cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
+    bad = b.or_(cmp("<", x, literal(node.attrs["low"], d)),
+                cmp(">=", x, literal(node.attrs["high"], d)))
+    e.fail(node, bad, convert(b, x, d, dt.int64))
+    return x
 
 
 def _logical(op: str) -> Callable:
@@ -247,7 +327,8 @@ LOWERINGS: dict[str, Callable] = {
     "sqrt": _unary_float("llvm.sqrt"), "floor": _unary_float("llvm.floor"),
     "ceil": _unary_float("llvm.ceil"),
     "add": _arith("add"), "sub": _arith("sub"), "mul": _arith("mul"), "div": _arith("div"),
-    "pow": _pow,
+    "pow": _pow, "floor_divide": _floor_divide, "remainder": _remainder,
+    "check_range": _check_range,
     "maximum": _extreme(">"), "minimum": _extreme("<"),
     "eq": _compare("=="), "ne": _compare("!="), "lt": _compare("<"), "le": _compare("<="),
     "gt": _compare(">"), "ge": _compare(">="),

@@ -65,12 +65,12 @@ def emit_simple(em) -> None:
     i = loops.open(em.start, em.end, "i")
     row = em.offset(0, sc[:-1], bidx + [i])
     j = loops.open(const(0), const(n), "j0")
-    b.store(_zero(d), b.gep(out, [b.add(row, j)]))
+    b.store(_zero(d), em.address(k.out.slot, b.add(row, j), "write"))
     loops.close()
     p = loops.open(const(0), const(kk), "k")
     a_val = em.load(va, em.offset(va.offset, sa, bidx + [i, p]))[0]
     j = loops.open(const(0), const(n), "j")
-    at = b.gep(out, [b.add(row, j)])
+    at = em.address(k.out.slot, b.add(row, j), "write")
     b_val = em.load(vb, em.offset(vb.offset, sb, bidx + [p, j]))[0]
     b.store(mul_add(b.load(at), a_val, b_val), at)
     loops.close()
@@ -156,7 +156,8 @@ def emit_tiled(em) -> None:
                     for i in range(MR):
                         for h in range(2):
                             at = b.add(c_tile, const(i * n + h * vw))
-                            p = b.bitcast(b.gep(out, [at]), vec.as_pointer())
+                            p = b.bitcast(em.address(k.out.slot, at, "write", vw),
+                                          vec.as_pointer())
                             old = b.select(first, zvec, b.load(p, align=d.itemsize))
                             b.store(b.fadd(old, acc[i][h]), p, align=d.itemsize)
                 with edge:
@@ -167,7 +168,8 @@ def emit_tiled(em) -> None:
                             b.store(acc[i][h], p, align=d.itemsize)
                     i = loops.open(const(0), rows, "er")
                     j = loops.open(const(0), cols, "ec")
-                    at = b.gep(out, [b.add(c_tile, b.add(b.mul(i, const(n)), j))])
+                    at = em.address(k.out.slot, b.add(c_tile, b.add(b.mul(i, const(n)), j)),
+                                    "write")
                     val = b.load(b.gep(tile, [b.add(b.mul(i, const(nr)), j)]))
                     b.store(b.fadd(b.select(first, zero, b.load(at)), val), at)
                     loops.close()
@@ -275,7 +277,7 @@ def epilogue(em, idx: list, at, value=None) -> None:
     k, b = em.k, em.b
     mm = k.matmul
     if value is None:
-        value = b.load(b.gep(em.ptr[k.out.slot], [at]))
+        value = b.load(em.address(k.out.slot, at, "read"))
     if not k.nodes:
         em.store(at, value, mm.dtype)
         return

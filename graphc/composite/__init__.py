@@ -34,7 +34,7 @@ from .sorting import *  # noqa: F403
 
 _METHODS = """
 exp log sin cos sqrt tanh sign reciprocal logical_not floor ceil trunc frac round exp2 expm1
-log2 log10 log1p rsqrt square tan sigmoid relu maximum minimum clamp clip where lerp isnan
+log2 log10 log1p erf erfc rsqrt square tan sigmoid relu maximum minimum clamp clip where lerp isnan
 isinf isfinite isclose allclose equal eq ne lt le gt ge greater greater_equal less less_equal
 not_equal logical_and logical_or logical_xor sum mean amax amin max min argmax argmin prod var
 std norm logsumexp softmax log_softmax all any count_nonzero cumsum matmul mm bmm dot outer

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ..creation import tensor
 from ..ir import dtypes as dt
 from ..ir import ops as P
 from ..ir.errors import ArgumentError, DTypeError, ValueArgumentError
@@ -31,9 +28,13 @@ def div(x, y, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode == "floor":
         return floor_divide(x, y)
     if rounding_mode == "trunc":
+        if _result_dtype(x, y).kind != dt.FLOAT:
+            # floored, then one more towards zero where the quotient is negative and inexact
+            # (the remainder has the divisor's sign)
+            q, r = floor_divide(x, y), remainder(x, y)
+            return q + ((r != 0) & ((_t(x) < 0) != (r < 0)))
         q = _t(x) / y
-        q = where(q < 0, ceil(q), floor(q))
-        return q if _t(x).dtype.kind == dt.FLOAT else q.type(_result_dtype(x, y))
+        return where(q < 0, ceil(q), floor(q))
     raise ValueArgumentError(f"div(): rounding_mode must be None, 'floor' or 'trunc', "
                              f"got {rounding_mode!r}")
 
@@ -42,25 +43,14 @@ def _result_dtype(x, y) -> dt.DType:
     return dt.result_type([_n(x), _n(y)])
 
 
-def _lhs(x, y) -> Tensor:
-    """``x`` as a tensor; a number on the left (``2.5 // t``, ``np.float64(3) % t``) takes the
-    result dtype, so it promotes like a Python scalar and not like a tensor of its own."""
-    return x if isinstance(x, Tensor) else tensor(x, dtype=_result_dtype(x, y))
-
-
 def floor_divide(x, y) -> Tensor:
-    d = _result_dtype(x, y)
-    x = _lhs(x, y)
-    if d.kind == dt.FLOAT:
-        return floor(x / y)
-    yv = y._node.value if isinstance(y, Tensor) else y
-    if yv is not None and np.any(np.asarray(yv) == 0):  # PyTorch raises rather than wrap
-        raise DTypeError("ZeroDivisionError: integer division (// or %) by zero")
-    return floor(x.double() / (y.double() if isinstance(y, Tensor) else y)).type(d)
+    """Floored division (Python's ``//``): integers exactly, an integer zero divisor raises."""
+    return _bind(P.FLOOR_DIVIDE, _n(x), _n(y))
 
 
 def remainder(x, y) -> Tensor:
-    return _lhs(x, y).type(_result_dtype(x, y)) - floor_divide(x, y) * y
+    """Python's ``%``: the remainder of floored division, with the divisor's sign."""
+    return _bind(P.REMAINDER, _n(x), _n(y))
 
 
 def pow(x, y) -> Tensor:  # noqa: A001
@@ -126,14 +116,21 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
 
 
 def exp2(x) -> Tensor:
-    return exp(_float(_t(x)) * math.log(2.0))
+    """2 ** x: one pow, exact at integers (exp(x * log 2) is off by x * ulp(log 2))."""
+    return _label(2.0 ** _float(_t(x)), "Exp2Backward0")
+
+
+_TINY = 1e-17  # below this, expm1(x) and log1p(x) are x itself in float32 and float64
 
 
 def expm1(x) -> Tensor:
-    """exp(x) - 1, accurate near 0: 2t / (1 - t) with t = tanh(x/2) for |x| < 1."""
+    """exp(x) - 1, accurate near 0: 2t / (1 - t) with t = tanh(x/2) for |x| < 1, and x itself
+    for tiny x (x/2 would lose a subnormal's last bit)."""
     x = _float(_t(x))
-    t = tanh(where(abs(x) < 1.0, x, 0.0) * 0.5)
-    return _label(where(abs(x) < 1.0, t * 2.0 / (1.0 - t), exp(x) - 1.0), "Expm1Backward0")
+    small = abs(x) < 1.0
+    t = tanh(where(small, x, 0.0) * 0.5)
+    out = where(small, where(abs(x) < _TINY, x, t * 2.0 / (1.0 - t)), exp(x) - 1.0)
+    return _label(out, "Expm1Backward0")
 
 
 def log2(x) -> Tensor:
@@ -145,17 +142,107 @@ def log10(x) -> Tensor:
 
 
 def log1p(x) -> Tensor:
-    """log(1 + x), accurate near 0.
+    """log(1 + x), accurate near 0, for huge x and at the ends of its domain.
 
-    The value uses Goldberg's correction log(u) * x / (u - 1), u = 1 + x, which
-    cancels the rounding of 1 + x; the gradient is that of log(1 + x), 1 / (1 + x),
-    which is accurate as it is (the correction is detached).
+    The value is Goldberg's log(u) * x / (u - 1), u = 1 + x, which cancels the rounding
+    of 1 + x (x itself where u rounds to 1); the gradient is that of log(u), 1 / (1 + x)
+    to rounding, because the correction is added detached. Where it is not finite (u
+    infinite, zero or negative) log(u) alone gives inf, -inf (x = -1) and NaN.
     """
     x = _float(_t(x))
     u = x + 1.0
     plain = log(u)
-    exact = where(u == 1.0, x, plain * x / where(u == 1.0, 1.0, u - 1.0))
-    return _label(plain + (exact - plain).detach(), "Log1PBackward0")
+    d = u - 1.0
+    exact = (d != 0) & (abs(plain) < math.inf)
+    correction = where(exact, plain * (x / where(exact, d, 1.0)) - plain, 0.0).detach()
+    return _label(where(u == 1.0, x, plain + correction), "Log1PBackward0")
+
+
+# erf: its Taylor series below 1, and 1 - exp(-x^2) erfcx(x) from 1 to 6, erfcx a Chebyshev
+# interpolant on [1, 6] in t = (x - 3.5) / 2.5 (beyond 6, erf is 1 in float64). Coefficients
+# made with mpmath for each precision: within an ulp or so (tests/test_special_values.py).
+_ERF_TAYLOR = (  # 2/sqrt(pi) * (-1)^n / (n! (2n + 1)), in powers of x^2
+    1.1283791670955126, -0.37612638903183754, 0.11283791670955126, -0.026866170645131252,
+    0.005223977625442188, -0.0008548327023450853, 0.00012055332981789664,
+    -1.492565035840625e-05, 1.6462114365889248e-06, -1.6365844691234924e-07,
+    1.4807192815879218e-08, -1.2290555301717928e-09, 9.422759064650411e-11,
+    -6.7113668551641105e-12, 4.4632242632864775e-13, -2.7835162072109215e-14,
+    1.6342614095367152e-15, -9.063970842808673e-17, 4.763348040515068e-18)
+_ERFCX = {  # exp(x^2) erfc(x), in powers of t
+    dt.float64: (
+        0.1552936556088943, -0.10330894458313108, 0.06663208245319104, -0.04176678811945303,
+        0.02549555964371531, -0.015182511544736937, 0.008833423916019923,
+        -0.005028067985897489, 0.002803326193753514, -0.0015325155208559278,
+        0.0008222551763227133, -0.0004333630245212691, 0.00022453048643318593,
+        -0.00011443636902313971, 5.741823232072277e-05, -2.8395881636091154e-05,
+        1.3828928244542998e-05, -6.597721129314622e-06, 3.1285932958036703e-06,
+        -1.5335203223793152e-06, 7.043754988574408e-07, -2.4029191446724603e-07,
+        1.1143084433615192e-07, -1.1370578545985852e-07, 4.825961898969941e-08,
+        1.2368852435201621e-08, -4.723529684323121e-09, -8.27808017002486e-09,
+        3.403549128809476e-09),
+    dt.float32: (
+        0.15529365837574005, -0.1033090129494667, 0.06663211435079575, -0.041764337569475174,
+        0.025494396686553955, -0.015208601951599121, 0.00884580984711647,
+        -0.004907038528472185, 0.002745833480730653, -0.0018155903089791536,
+        0.0009568690438754857, -9.06966597540304e-05, 6.12674411968328e-05,
+        -0.00030822408734820783, 0.0001501239457866177),
+}
+
+
+def _horner(t: Tensor, coeffs: tuple) -> Tensor:
+    """sum(coeffs[k] * t**k)."""
+    acc = t * coeffs[-1] + coeffs[-2]
+    for c in reversed(coeffs[:-2]):
+        acc = acc * t + c
+    return acc
+
+
+def erf(x) -> Tensor:
+    """The error function, to about an ulp in float32 and float64. Each branch is evaluated
+    at an argument clamped into its range, so the branch not taken is finite and passes no
+    NaN into the gradient."""
+    x = _float(_t(x))
+    small = abs(x) < 1.0
+    xs = where(small, x, 0.0)
+    below = xs * _horner(xs * xs, _ERF_TAYLOR if x.dtype is dt.float64 else _ERF_TAYLOR[:11])
+    a = clamp(abs(x), 1.0, 6.0)
+    above = 1.0 - exp(-(a * a)) * _horner((a - 3.5) * 0.4, _ERFCX.get(x.dtype,
+                                                                     _ERFCX[dt.float32]))
+    return _label(where(small, below, where(x < 0, -above, above)), "ErfBackward0")
+
+
+_ERFC_TAIL = {  # x erfcx(x) for x >= 6, in powers of s = 72 / x^2 - 1 (1/x^2 on [0, 1/36])
+    dt.float64: (
+        0.5603505205560211, -0.0037627248730775446, 7.387138313213954e-05,
+        -2.3578333301085973e-06, 1.0286465748175719e-07, -5.637658486009592e-09,
+        3.6926538357111996e-10, -2.796197072281091e-11, 2.392502249393551e-12,
+        -2.3496779857871983e-13, 2.4593329548333384e-14),
+    dt.float32: (
+        0.5603505373001099, -0.0037627248093485832, 7.387138612102717e-05,
+        -2.3578086256748065e-06, 1.0286252916102967e-07, -5.687105897322908e-09,
+        3.735060594145523e-10),
+}
+
+
+def _exp_neg_square(x: Tensor) -> Tensor:
+    """exp(-x^2) for x >= 0 without the error of rounding x^2 (relative x^2 ulps, hundreds
+    at x = 20): x = h + l with h short enough that h^2 is exact, x^2 = h^2 + l (x + h)."""
+    scale = 65536.0 if x.dtype is dt.float64 else 128.0
+    h = floor(x * scale) * (1.0 / scale)
+    return exp(-(h * h)) * exp(-((x - h) * (x + h)))
+
+
+def erfc(x) -> Tensor:
+    """1 - erf(x) without its cancellation: exp(-x^2) erfcx(x) from 1 on (erfcx: the
+    interpolant of erf's, then x erfcx(x) as a series in 1/x^2 beyond 6)."""
+    x = _float(_t(x))
+    table = _ERFC_TAIL.get(x.dtype, _ERFC_TAIL[dt.float32])
+    a = clamp(x, 1.0, 6.0)
+    mid = _horner((a - 3.5) * 0.4, _ERFCX.get(x.dtype, _ERFCX[dt.float32]))
+    b = clamp(x, 6.0, None)
+    tail = _horner(72.0 / (b * b) - 1.0, table) / b
+    scaled = where(x <= 6.0, mid, tail) * _exp_neg_square(clamp(x, 1.0, 30.0))
+    return _label(where(x < 1.0, 1.0 - erf(x), scaled), "ErfcBackward0")
 
 
 def rsqrt(x) -> Tensor:

@@ -182,10 +182,20 @@ def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(x, dim, unbiased, keepdim, correction=correction), mean(x, dim, keepdim)
 
 
+def _shift(x: Tensor, dim) -> Tensor:
+    """The max along ``dim`` (kept), detached: softmax's shift, which cancels. Over an empty
+    dim (where max has nothing to reduce) there is nothing to shift: zeros."""
+    axes = _axes(x, dim, "softmax")
+    if 0 in [x.shape[a] for a in axes if a < x.ndim]:
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+        return _bind(P.CONSTANT, value=0, shape=shape, dtype=x.dtype)
+    return amax(x.detach(), dim, keepdim=True)
+
+
 def _finite_max(x: Tensor, dim) -> Tensor:
     """The max along ``dim`` (kept), 0 where it is infinite: the shift that keeps exp() in
     range. It cancels, so it carries no gradient."""
-    m = amax(x.detach(), dim, keepdim=True)
+    m = _shift(x, dim)
     v = m._node.value
     # eager on the host, all finite: the select is a no-op (3 ops); else the general path
     if not isinstance(v, np.ndarray) or np.logical_or.reduce(np.isinf(v), None):
@@ -204,7 +214,7 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
 
 def softmax(x, dim: int, dtype=None) -> Tensor:
     x = _float(_t(x) if dtype is None else _t(x).type(dtype))
-    e = exp(x - amax(x.detach(), dim, keepdim=True))  # the shift cancels: no gradient
+    e = exp(x - _shift(x, dim))  # the shift cancels: no gradient
     return _label(e / sum(e, dim, keepdim=True), "SoftmaxBackward0")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from ..creation import arange, tensor
 from ..ir import dtypes as dt
 from ..ir import ops as P
-from ..ir.errors import ArgumentError, DTypeError, IndexValueError, ShapeError, ValueArgumentError
+from ..ir.errors import ArgumentError, DTypeError, ShapeError, ValueArgumentError
 from ..ir.shapes import broadcast_shapes, infer_reshape, normalize_axes, normalize_axis
 from ..tensor import Tensor, _bind, _t, _view
 from ._util import _label, _pymax, _pymin, _pysum
@@ -424,11 +424,7 @@ def one_hot(x, num_classes: int = -1) -> Tensor:
             raise ValueArgumentError("one_hot(): can not infer total number of classes from "
                                      "empty tensor")
         num_classes = int(x.max().item()) + 1
-    if x.numel() and x._node.value is not None:
-        lo, hi = int(x.min().item()), int(x.max().item())
-        if lo < 0 or hi >= num_classes:
-            raise IndexValueError(f"one_hot(): class values must be in [0, {num_classes}), got "
-                                  f"{lo if lo < 0 else hi}")
+    x = _bind(P.CHECK_RANGE, x._node, low=0, high=num_classes, what="one_hot(): class values")
     return (unsqueeze(x, -1) == arange(num_classes, device=x.device)).long()
 
 

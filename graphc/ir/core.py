@@ -70,14 +70,20 @@ class Op:
     ``impl(attrs, *arrays) -> ndarray`` is the reference/eager implementation;
     ``vjp(node, g) -> tuple`` returns one cotangent (or None) per input, built
     with op-building functions so that gradients are IR too.
+
+    ``failure(node, value) -> (exception class, message)``, for ops that can fail on the
+    values they see (an index out of range, an integer division by zero): the error that
+    ``impl`` raises eagerly, which compiled kernels report through the program's error
+    buffer (``value``: the offending element) and the runtime raises after the call.
     """
 
     __slots__ = ("name", "infer", "impl", "vjp", "differentiable", "view", "cast_inputs",
-                 "grad_name", "ufunc")
+                 "grad_name", "ufunc", "failure")
 
     def __init__(self, name: str, infer: Callable, impl: Callable, vjp: Callable | None, *,
                  differentiable: bool = True, view: bool = False, cast_inputs: bool | str = False,
-                 grad_name: str | None = None, ufunc: Callable | None = None) -> None:
+                 grad_name: str | None = None, ufunc: Callable | None = None,
+                 failure: Callable | None = None) -> None:
         self.name = name
         self.infer = infer
         self.impl = impl if impl is not None or ufunc is None else (lambda a, *xs: ufunc(*xs))
@@ -87,6 +93,7 @@ class Op:
         self.view = view
         self.cast_inputs = cast_inputs
         self.grad_name = grad_name or "".join(p.capitalize() for p in name.split("_"))
+        self.failure = failure
 
     def __call__(self, *inputs, **attrs):
         return _state.handler.bind(self, inputs, attrs or EMPTY)

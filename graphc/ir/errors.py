@@ -79,6 +79,16 @@ class IndexValueError(GraphcError, IndexError, RuntimeError):
     RuntimeError there; it is an IndexError too, so either ``except`` catches it."""
 
 
+class DomainError(GraphcError, RuntimeError):
+    """Input values outside an op's domain, where PyTorch raises RuntimeError (a negative
+    or NaN probability, a distribution that sums to zero)."""
+
+
+class DivisionByZero(GraphcError, RuntimeError, ZeroDivisionError):
+    """Integer division or remainder by zero: PyTorch raises RuntimeError('ZeroDivisionError');
+    it is a ZeroDivisionError too, so either ``except`` catches it."""
+
+
 class AutogradError(GraphcError, RuntimeError):
     """Autograd misuse: non-scalar backward, freed graph, saved value modified in place."""
 

@@ -22,6 +22,7 @@ from . import random as rng
 from .core import EMPTY, Node, Op, register
 from .errors import (
     ArgumentError,
+    DivisionByZero,
     DTypeError,
     IndexOutOfRange,
     IndexValueError,
@@ -80,7 +81,14 @@ COS = _unary("cos", np.cos, lambda n, g, need: (NEG(MUL(g, SIN(n.inputs[0]))),))
 SQRT = _unary("sqrt", np.sqrt, lambda n, g, need: (DIV(g, MUL(n, 2.0)),))
 TANH = _unary("tanh", np.tanh, lambda n, g, need: (MUL(g, SUB(1.0, MUL(n, n))),))
 ABS = _unary("abs", np.abs, lambda n, g, need: (MUL(g, SIGN(n.inputs[0])),), kind="same")
-SIGN = _unary("sign", np.sign, _zero_grad, kind="same")
+def _sign_impl(x):
+    s = np.sign(x)
+    if x.dtype.kind != "f":
+        return s
+    return np.where(s == s, s + 0.0, 0.0)  # PyTorch: sign(nan) and sign(-0.0) are +0.0
+
+
+SIGN = _unary("sign", _sign_impl, _zero_grad, kind="same")
 FLOOR = _unary("floor", np.floor, _zero_grad, kind="same")
 CEIL = _unary("ceil", np.ceil, _zero_grad, kind="same")
 RECIPROCAL = _unary("reciprocal", np.reciprocal,
@@ -100,7 +108,7 @@ CAST = register(Op("cast", _cast_infer, lambda attrs, x: x.astype(attrs["dtype"]
 # ---------------------------------------------------------------- elementwise binary
 
 def _binary_infer(name: str, kind: str):
-    is_sub, is_pow = name == "sub", name == "pow"
+    is_sub = name == "sub"
 
     def infer(inputs, attrs):
         x, y = inputs
@@ -120,7 +128,7 @@ def _binary_infer(name: str, kind: str):
             d = pair_result_type(x, y)
         if kind == "float":
             d = dt.float_of(d)
-        elif is_pow and d is dt.bool_:
+        elif d is dt.bool_ and name in _NO_BOOL:
             raise DTypeError(f"{name}(): not supported for bool tensors "
                              f"({_operands(name, inputs)})")
         elif is_sub and (_is_bool(x) or _is_bool(y)):  # as PyTorch, any bool operand
@@ -132,6 +140,7 @@ def _binary_infer(name: str, kind: str):
 
 
 _SCALARS = (bool, int, float)
+_NO_BOOL = ("pow", "floor_divide", "remainder")  # PyTorch: "not implemented for 'Bool'"
 
 
 def _is_bool(v) -> bool:
@@ -205,7 +214,9 @@ def _minmax_vjp(cmp: Op):
 def _safe_pow(x, y):
     if isinstance(x, np.ndarray) and x.dtype.kind in "iu" and np.any(np.asarray(y) < 0):
         raise DTypeError("pow(): integers to negative integer powers are not allowed")
-    return np.power(x, y)
+    if type(y) is float and y == -0.5:  # PyTorch: x ** -0.5 is rsqrt (rsqrt(-0.0) is -inf)
+        return np.reciprocal(np.sqrt(x))
+    return np.power(x, y)  # (x ** 0.5 is sqrt here too: NaN at -inf, as in PyTorch)
 
 
 ADD = _binary("add", np.add, lambda n, g, need: (g, g))
@@ -225,6 +236,86 @@ LOGICAL_AND = _binary("logical_and", np.logical_and, None, kind="bool")
 LOGICAL_OR = _binary("logical_or", np.logical_or, None, kind="bool")
 MAXIMUM.vjp, MAXIMUM.differentiable = _minmax_vjp(GT), True
 MINIMUM.vjp, MINIMUM.differentiable = _minmax_vjp(LT), True
+
+
+# ---------------------------------------------------------------- floor division, remainder
+# Python's (and PyTorch's) semantics: the quotient is floored and the remainder takes the
+# divisor's sign. Integers are divided as integers (exact at any size); an integer division
+# by zero raises, eagerly and in compiled code (its kernels report it).
+
+def _integer_operands(x, y) -> bool:
+    """Whether the division is an integer one (the operands were cast to the result type)."""
+    v = x if type(x) is np.ndarray else y
+    return type(v) is np.ndarray and v.dtype.kind in "iu"
+
+
+def _division_by_zero(name: str):
+    def failure(node: Node, value: int) -> tuple:
+        x, y = node.inputs
+        return DivisionByZero, (f"{name}(): ZeroDivisionError: integer division by zero "
+                                f"({describe(x)} by {describe(y)})")
+    return failure
+
+
+def _check_divisor(name: str, x, y) -> None:
+    if _integer_operands(x, y) and not np.all(y):
+        raise DivisionByZero(f"{name}(): ZeroDivisionError: integer division by zero")
+
+
+def _floor_divide_impl(x, y):
+    _check_divisor("floor_divide", x, y)
+    return np.floor_divide(x, y)  # floats: PyTorch's algorithm too (fmod-based, floored)
+
+
+def _remainder_impl(x, y):
+    _check_divisor("remainder", x, y)
+    if not (type(x) is np.ndarray and x.dtype.kind == "f" or
+            type(y) is np.ndarray and y.dtype.kind == "f"):
+        return np.remainder(x, y)
+    # PyTorch's float remainder: fmod moved into the divisor's sign (numpy's differs in the
+    # sign of a zero result)
+    mod = np.fmod(x, y)
+    return np.where((mod != 0) & ((np.asarray(y) < 0) != (mod < 0)), mod + y, mod)
+
+
+def _remainder_vjp(n, g, need):
+    x, y = n.inputs
+    return (g if need[0] else None, NEG(MUL(g, FLOOR_DIVIDE(x, y))) if need[1] else None)
+
+
+FLOOR_DIVIDE = _binary("floor_divide", _floor_divide_impl,
+                       lambda n, g, need: tuple(_zeros_like(g) if w else None for w in need),
+                       failure=_division_by_zero("floor_divide"))
+REMAINDER = _binary("remainder", _remainder_impl, _remainder_vjp,
+                    failure=_division_by_zero("remainder"))
+
+
+# ---------------------------------------------------------------- check_range
+
+def _check_range_infer(inputs, attrs):
+    (x,) = inputs
+    x = _need_node("check_range", x)
+    if x.dtype.kind != dt.INT:
+        raise DTypeError(f"check_range(): expected an integer tensor, got {describe(x)}")
+    return x.shape, x.dtype
+
+
+def _range_message(attrs: dict, value: int) -> str:
+    return f"{attrs['what']} must be in [{attrs['low']}, {attrs['high']}), got {value}"
+
+
+def _check_range_impl(attrs, x):
+    if x.size:
+        lo, hi = x.min(), x.max()
+        if lo < attrs["low"] or hi >= attrs["high"]:
+            raise IndexValueError(_range_message(attrs, int(lo if lo < attrs["low"] else hi)))
+    return x.view()
+
+
+# The identity on integers in [low, high); any other value raises IndexValueError with the
+# message "<what> must be in [low, high), got <value>" (one_hot's classes, for one).
+CHECK_RANGE = register(Op("check_range", _check_range_infer, _check_range_impl, None,
+                          failure=lambda n, v: (IndexValueError, _range_message(n.attrs, v))))
 
 
 # ---------------------------------------------------------------- where
@@ -555,13 +646,26 @@ def _index_grid(index: np.ndarray, axis: int) -> tuple:
                   for i, d in enumerate(index.shape)])
 
 
+def _index_message(name: str, index: int, size: int) -> str:
+    return f"{name}(): index {index} is out of bounds for dimension with size {size}"
+
+
 def _check_index_values(name: str, index: np.ndarray, size: int) -> None:
     # one pass: as unsigned, a negative index is larger than any size (and the ufunc's
     # reduce, not index.max(): that adds a Python call; eager pays per op)
     if index.size and np.maximum.reduce(index.view(np.uint64), None) >= size:
         bad = index[(index < 0) | (index >= size)].flat[0]
-        raise IndexValueError(f"{name}(): index {bad} is out of bounds for dimension with "
-                              f"size {size}")
+        raise IndexValueError(_index_message(name, bad, size))
+
+
+def indexed_size(node: Node) -> int:
+    """The size of the dim that gather's or scatter_add's indices select along."""
+    x = node.inputs[0]
+    return x.shape[node.attrs["axis"]] if x.shape else 1
+
+
+def _index_failure(node: Node, value: int) -> tuple:
+    return IndexValueError, _index_message(node.op.name, value, indexed_size(node))
 
 
 def _gather_infer(inputs, attrs):
@@ -590,7 +694,8 @@ def _gather_vjp(n, g, need):
     return (SCATTER_ADD(_zeros_like(x), index, g, axis=n.attrs["axis"]), None)
 
 
-GATHER = register(Op("gather", _gather_infer, _gather_impl, _gather_vjp))
+GATHER = register(Op("gather", _gather_infer, _gather_impl, _gather_vjp,
+                     failure=_index_failure))
 
 
 def _scatter_add_infer(inputs, attrs):
@@ -645,7 +750,7 @@ def _scatter_add_vjp(n, g, need):
 
 
 SCATTER_ADD = register(Op("scatter_add", _scatter_add_infer, _scatter_add_impl,
-                          _scatter_add_vjp))
+                          _scatter_add_vjp, failure=_index_failure))
 
 
 # ---------------------------------------------------------------- argsort

@@ -33,6 +33,8 @@ def _attr(v) -> str:
         return "(" + ",".join(_attr(e) for e in v) + ("," if len(v) == 1 else "") + ")"
     if hasattr(v, "short"):
         return v.short
+    if isinstance(v, str):
+        return repr(v)
     return _literal(v)
 
 

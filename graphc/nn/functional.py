@@ -12,7 +12,9 @@ from ..autograd import no_grad
 from ..composite import (
     _label,
     clamp,
+    erf,
     exp,
+    expm1,
     log1p,
     log_softmax,
     logsumexp,
@@ -52,20 +54,25 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -
     return _label(where(x > 0, x, x * negative_slope), "LeakyReluBackward0")
 
 
-def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Tensor:
+    """PyTorch's ELU kernel: ``scale * x`` above 0, ``alpha * scale * expm1(x * input_scale)``
+    below (expm1: exact for tiny x, where exp(x) - 1 gives 0)."""
     x = _t(x)
-    neg = (exp(where(x > 0, 0.0, x)) - 1.0) * alpha
-    return _label(where(x > 0, x, neg), "EluBackward0")
+    neg = expm1(where(x > 0, 0.0, x) * input_scale if input_scale != 1 else
+                where(x > 0, 0.0, x)) * (alpha * scale)
+    return _label(where(x > 0, x * scale if scale != 1 else x, neg), "EluBackward0")
+
+
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _elu(x, alpha)
 
 
 def selu(x: Tensor, inplace: bool = False) -> Tensor:
-    alpha, scale = 1.6732632423543772, 1.0507009873554805
-    return elu(x, alpha) * scale
+    return _elu(x, 1.6732632423543772, 1.0507009873554805)
 
 
 def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    x = _t(x)
-    return where(x > 0, x, (exp(where(x > 0, 0.0, x) / alpha) - 1.0) * alpha)
+    return _elu(x, alpha, 1.0, 1.0 / alpha)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
@@ -79,20 +86,6 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         inner = x * (x * x * (c * 0.044715) + c)
         return _label(half + half * tanh(inner), "GeluBackward0")
     return _label(x * 0.5 * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0), "GeluBackward0")
-
-
-def erf(x: Tensor) -> Tensor:
-    """erf by Abramowitz-Stegun 7.1.26 refined (max abs error about 1.2e-7)."""
-    x = _t(x)
-    s = x.sign()
-    a = x.abs()
-    t = 1.0 / (1.0 + 0.5 * a)
-    # Numerical Recipes' erfc approximation (fractional error < 1.2e-7 everywhere)
-    poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
-    erfc = t * exp(-a * a + poly)
-    return s * (1.0 - erfc)
 
 
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
@@ -126,14 +119,17 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
 
 def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+    """PyTorch's ``min(max(x + 3, 0), 6) / 6`` (NaN stays NaN), with its gradient 1/6 only
+    strictly inside (-3, 3)."""
     x = _t(x)
     inside = (x > -3.0) & (x < 3.0)
-    return where(inside, x / 6.0 + 0.5, where(x >= 3.0, 1.0, 0.0))
+    return where(inside, (x + 3.0) / 6.0, clamp(x + 3.0, 0.0, 6.0).detach() / 6.0)
 
 
 def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+    """PyTorch's ``x * min(max(x + 3, 0), 6) / 6``, in its order (-inf gives NaN, as there)."""
     x = _t(x)
-    return where(x <= -3.0, 0.0, where(x >= 3.0, x, x * (x + 3.0) / 6.0))
+    return _label(x * clamp(x + 3.0, 0.0, 6.0) / 6.0, "HardswishBackward0")
 
 
 def logsigmoid(x: Tensor) -> Tensor:

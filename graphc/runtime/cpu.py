@@ -53,6 +53,12 @@ def address(a: np.ndarray) -> int:
     return ctypes.c_void_p.from_address(id(a) + _OFFSET).value or 0
 
 
+def bounds_checked() -> bool:
+    """GRAPHC_CHECK=1: programs compiled from now on check every load and store against
+    the bounds of its buffer and raise IndexError instead of touching memory outside it."""
+    return os.environ.get("GRAPHC_CHECK", "") not in ("", "0")
+
+
 def set_num_threads(n: int) -> None:
     """How many threads large kernels use (default: ``GRAPHC_NUM_THREADS`` or all cores)."""
     if int(n) < 1:
@@ -129,7 +135,7 @@ class NativeProgram:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.plan = p = plan(graph)
+        self.plan = p = plan(graph, checked=bounds_checked())
         segments: list[list[Kernel | Rows]] = []
         steps: list = []
         for step in p.steps:
@@ -292,7 +298,7 @@ class Frame:
     def raise_error(self) -> None:
         bad = [int(v) for v in self.errors]
         self.errors[:] = 0
-        raise_index_error(self.plan, bad)
+        raise_check_error(self.plan, bad)
 
     def array(self, v: View) -> np.ndarray:
         """View ``v`` as a numpy array over its buffer's memory."""
@@ -315,14 +321,18 @@ class Frame:
         self.slots[slot] = address(r)
 
 
-def raise_index_error(p, bad) -> None:
-    """A kernel found a bad index (``bad``: the error buffer's check number + 1 and
-    value): the error eager mode gives, and the traced line."""
-    from ..ir.errors import IndexValueError, format_loc
+def raise_check_error(p, bad) -> None:
+    """A kernel found a bad value (``bad``: the error buffer's check number and value):
+    the error eager mode gives for it, and the traced line."""
+    from ..ir.errors import format_loc
     number, value = (int(v) for v in bad)
-    op, size, node = p.checks[number - 1]
-    raise IndexValueError(f"{op}(): index {value} is out of bounds for dimension with size "
-                          f"{size} (traced at {format_loc(node.loc)})")
+    check = p.checks[number - 1]
+    if isinstance(check, Node):
+        error, message = check.op.failure(check, value)
+    else:  # a BoundsCheck
+        error, message = check.failure(value)
+        check = check.node
+    raise error(f"{message} (traced at {format_loc(check.loc)})")
 
 
 def _describe_kernel(s: Kernel) -> str:

@@ -103,8 +103,8 @@ class GpuProgram:
             bad = self.errors.to_numpy()
             if bad[0]:
                 self.errors.copy_from(cuda.DeviceArray.from_numpy(np.zeros(2, np.int64)))
-                from .cpu import raise_index_error
-                raise_index_error(self.plan, bad)
+                from .cpu import raise_check_error
+                raise_check_error(self.plan, bad)
         results = []
         for kind, v in self.plan.outputs:
             if kind == "own":
