@@ -12,15 +12,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .creation import full
-from .ir import autodiff
-from .ir.core import LEAF, Node, _state, make_leaf, use_handler
-from .ir.errors import AutogradError, ShapeError
-from .ir.graph import Graph
-from .ir.printer import print_graph
-from .runtime import eager, gpu_eager, replay
-from .runtime.gpu_eager import copy_of, writable
-from .tensor import Tensor, _t, _wrap
+from ..creation import full
+from ..ir import autodiff
+from ..ir.core import LEAF, Node, _state, make_leaf, use_handler
+from ..ir.errors import AutogradError, ShapeError
+from ..ir.graph import Graph
+from ..ir.printer import print_graph
+from ..runtime import eager, gpu_eager, replay
+from ..runtime.gpu_eager import copy_of, writable
+from ..tensor import Tensor, _t, _wrap
 
 # ---------------------------------------------------------------- grad modes
 
@@ -233,7 +233,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, g in enumerate(grads):
         if g is None:
             if materialize_grads:
-                from .creation import zeros_like
+                from ..creation import zeros_like
                 grads[i] = zeros_like(inputs[i])
             elif not allow_unused:
                 raise AutogradError("One of the differentiated Tensors appears to not have been "
