@@ -87,7 +87,7 @@ class TracingHandler(RecordingHandler):
         hit = self.captured.get(id(x))
         if hit is None:
             leaf = make_leaf(x.shape, x.dtype, name=f"captured{len(self.captured)}")
-            leaf.requires_grad, leaf.sink = x.requires_grad, x.sink
+            leaf.requires_grad, leaf.sink, leaf.hooks = x.requires_grad, x.sink, x.hooks
             hit = self.captured[id(x)] = (x, leaf)
         return hit[1]
 

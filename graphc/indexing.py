@@ -14,7 +14,7 @@ import numpy as np
 from .creation import full, tensor
 from .ir import dtypes as dt
 from .ir import ops as P
-from .ir.core import LEAF, _state, make_leaf
+from .ir.core import _state, carry_grad_target, make_leaf
 from .ir.errors import IndexOutOfRange, ShapeError, TraceError, ValueArgumentError
 from .tensor import Tensor, _bind, _t, _view, _wrap, check_inplace
 
@@ -263,8 +263,7 @@ def _refresh(x: Tensor) -> None:
     node.vbox[0] += 1
     leaf = make_leaf(node.shape, node.dtype, node.value)
     leaf.vbox, leaf.ver = node.vbox, node.vbox[0]
-    leaf.requires_grad = node.requires_grad and node.op is LEAF
-    leaf.sink = node.sink
+    carry_grad_target(leaf, node)
     x._node = leaf
     after_write(x)
 
@@ -303,7 +302,7 @@ def refresh_base(view: Tensor) -> None:
         new = functional_write(base, pos, view)._node
     else:
         new = make_leaf(node.shape, node.dtype)
-        new.requires_grad, new.sink = node.requires_grad and node.op is LEAF, node.sink
+        carry_grad_target(new, node)
     new.value, new.vbox, new.ver = node.value, node.vbox, node.vbox[0]
     base._node = new
 

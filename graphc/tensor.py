@@ -16,7 +16,7 @@ import numpy as np
 
 from .ir import dtypes as dt
 from .ir import ops as P
-from .ir.core import EMPTY, LEAF, Node, _state, make_leaf
+from .ir.core import EMPTY, LEAF, Node, _state, carry_grad_target, make_leaf
 from .ir.errors import (
     ArgumentError,
     AutogradError,
@@ -164,13 +164,7 @@ class GradFn:
 
     @property
     def next_functions(self) -> tuple:
-        out = []
-        for x in self._node.inputs:
-            if type(x) is Node and x.requires_grad:
-                out.append((GradFn(x) if x.op is not LEAF else AccumulateGrad(x), 0))
-            else:
-                out.append((None, 0))
-        return tuple(out)
+        return edges_of(self._node.inputs)
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {id(self._node):#x}>"
@@ -189,6 +183,27 @@ class AccumulateGrad(GradFn):
         return "AccumulateGrad"
 
 
+def grad_fn_of(node: Node):
+    """``grad_fn`` of a tensor whose node is ``node``: None for a leaf; a custom Function's
+    outputs share their call's context object, as PyTorch's."""
+    if node.op is LEAF:
+        return None
+    group = node.op.group
+    return GradFn(node) if group is None else group(node)
+
+
+def edges_of(inputs) -> tuple:
+    """``next_functions``: per input, (the grad_fn or AccumulateGrad it leads to, 0), or
+    (None, 0) where no gradient flows."""
+    out = []
+    for x in inputs:
+        if type(x) is Node and x.requires_grad:
+            out.append((grad_fn_of(x) if x.op is not LEAF else AccumulateGrad(x), 0))
+        else:
+            out.append((None, 0))
+    return tuple(out)
+
+
 # ---------------------------------------------------------------- Tensor
 
 class Tensor:
@@ -201,6 +216,7 @@ class Tensor:
     _base = None      # the tensor a view shares memory with
     _view_fn = None   # base -> this view, to rebuild the view after writes to the base
     _views = None     # WeakSet of live views of this base
+    _post_accumulate_grad_hooks = None  # see autograd/tensor_hooks.py
 
     def __init__(self, *args) -> None:
         # graphc.Tensor(data) / Tensor(*sizes), PyTorch's legacy constructor (float32)
@@ -285,9 +301,8 @@ class Tensor:
         return self._node.op is LEAF
 
     @property
-    def grad_fn(self) -> GradFn | None:
-        node = self._node
-        return None if node.op is LEAF else GradFn(node)
+    def grad_fn(self):
+        return grad_fn_of(self._node)
 
     @property
     def grad(self) -> Tensor | None:
@@ -444,7 +459,7 @@ class Tensor:
         node = self._node
         leaf = make_leaf(other._node.shape, other._node.dtype, other._node.value)
         leaf.vbox, leaf.ver = other._node.vbox, other._node.ver
-        leaf.requires_grad, leaf.sink = node.requires_grad, node.sink
+        leaf.requires_grad, leaf.sink, leaf.hooks = node.requires_grad, node.sink, node.hooks
         self._node = leaf
 
     def clone(self, *, memory_format=None) -> Tensor:
@@ -676,8 +691,7 @@ class Tensor:
         else:
             leaf = make_leaf(node.shape, node.dtype, buf)
             leaf.vbox, leaf.ver = vbox, vbox[0]
-            leaf.requires_grad = node.requires_grad and node.op is LEAF
-            leaf.sink = node.sink
+            carry_grad_target(leaf, node)
             self._node = leaf
         if self._base is not None or self._views:  # views to refresh
             from .indexing import after_write

@@ -21,6 +21,9 @@ from ..ir.printer import print_graph
 from ..runtime import eager, gpu_eager, replay
 from ..runtime.gpu_eager import copy_of, writable
 from ..tensor import Tensor, _t, _wrap
+from . import function, tensor_hooks  # noqa: F401  (autograd.function as torch's)
+from .function import Function, FunctionCtx, InplaceFunction, once_differentiable  # noqa: F401
+from .variable import Variable  # noqa: F401
 
 # ---------------------------------------------------------------- grad modes
 
@@ -182,6 +185,8 @@ def _free(order: Sequence[Node]) -> None:
         if n.op is not LEAF:
             n.inputs = ()
             n.freed = True
+            if n.op.group is not None:  # a custom Function's call: its saved tensors go too
+                n.op.group(n).release()
 
 
 def _sinks(outputs: Sequence[Tensor]) -> list[Node]:
@@ -216,6 +221,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
         else:  # in place, as PyTorch accumulates: references to .grad stay current
             with no_grad():
                 prev.add_(g)
+        if target._post_accumulate_grad_hooks:
+            tensor_hooks.run_post_accumulate_grad_hooks(target)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -294,3 +301,6 @@ def grad_transform(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool
         (value, g) = vg(*args, **kwargs)
         return (g, value[1]) if has_aux else g
     return wrapped
+
+
+from . import functional  # noqa: E402, F401  (it uses grad and the grad modes above)

@@ -29,7 +29,7 @@ from ..ir.reference import run_op
 from ..ir.shapes import numel
 from .lower import lowerable
 
-MOVEMENT = ("reshape", "permute", "expand", "slice", "detach")
+MOVEMENT = ("reshape", "permute", "expand", "slice")  # and ops that pass input 0 through
 SOURCES = ("constant", "arange")
 RECOMPUTE_COST = 8   # an elementwise value used twice is recomputed if it costs <= this
 OP_COST = {"exp": 8, "log": 8, "tanh": 8, "sin": 8, "cos": 8, "pow": 8}  # others cost 1
@@ -71,7 +71,7 @@ def view_of(v: View, node: Node) -> View | None:
     """The view that movement node ``node`` makes of its input's view ``v`` (None: the
     input must be copied first, e.g. reshaping a transposed array)."""
     name, a = node.op.name, node.attrs
-    if name == "detach":
+    if node.op.passthrough == 0:  # detach, a custom Function's output: the value itself
         return v
     if name == "permute":
         perm = a["perm"]
@@ -246,7 +246,7 @@ def category(n: Node) -> str:
     if n.dtype is dt.float16 or any(type(x) is Node and x.dtype is dt.float16
                                    for x in n.inputs):
         return "interp"
-    if name in MOVEMENT:
+    if name in MOVEMENT or n.op.passthrough == 0:
         return "view"
     if name in SOURCES:
         return "const"

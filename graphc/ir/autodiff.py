@@ -91,7 +91,10 @@ def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
         order = forward_order(outputs)
     targets = {id(w) for w in wrt}
     relevant: set[int] = set()
+    groups: dict[int, list | None] = {}
     for n in order:
+        if n.op.group is not None and id(n) not in groups:
+            _note_group(n, groups)
         if id(n) in targets:
             relevant.add(id(n))
             continue
@@ -107,19 +110,51 @@ def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
     recording = isinstance(handler, RecordingHandler)
     saved_loc = handler.loc if recording else None
     try:
-        _pull_back(order, ct, relevant, handler if recording else None)
+        _pull_back(order, ct, relevant, handler if recording else None, groups)
     finally:
         if recording:
             handler.loc = saved_loc
     return [ct.get(id(w)) for w in wrt]
 
 
+def _note_group(first: Node, groups: dict[int, list | None]) -> None:
+    """``first`` is the earliest node of its group in forward order, so its group's VJP
+    runs when the reverse walk reaches it: every consumer of every node of the group comes
+    later in the order, so all their cotangents are complete by then."""
+    nodes = first.op.group(first).nodes()
+    for m in nodes:
+        if m is not None:
+            groups[id(m)] = None
+    groups[id(first)] = nodes
+
+
+def _run_hooks(node: Node, g: Node) -> Node:
+    """The tensor hooks of ``node`` on its complete cotangent, in registration order; a hook
+    that returns a node replaces the cotangent for the rest of the walk."""
+    for _, hook in node.hooks:
+        new = hook(g)
+        if new is not None:
+            g = new
+    return g
+
+
 def _pull_back(order: list[Node], ct: dict[int, Node], relevant: set[int],
-               recorder: RecordingHandler | None) -> None:
+               recorder: RecordingHandler | None, groups: dict[int, list | None]) -> None:
     """Propagate the cotangents in ``ct`` through ``order`` in reverse, rule by rule."""
     for node in reversed(order):
         g = ct.get(id(node))
-        if g is None or node.op is LEAF:
+        if g is not None and node.hooks is not None:
+            if recorder is not None:
+                recorder.loc = None  # the hook's own lines
+            g = ct[id(node)] = _run_hooks(node, g)
+        if groups and id(node) in groups:
+            members = groups[id(node)]
+            if members is None:  # pulled back with the first node of its group
+                continue
+            g = [None if m is None else ct.get(id(m)) for m in members]
+            if not any(x is not None for x in g):
+                continue
+        elif g is None or node.op is LEAF:
             continue
         need = tuple([id(x) in relevant for x in node.inputs])
         if True not in need:

@@ -36,6 +36,7 @@ class Node:
     name = None   # input name for printing (argument names under tracing)
     label = None  # grad_fn name of the composite op that produced this node
     freed = False
+    hooks = None  # ((id, fn), ...): fn(cotangent node) -> a node to use instead, or None
 
     def __init__(self, op: Op, inputs: tuple, attrs: dict, shape: tuple, dtype: DType,
                  value: Any = None, requires_grad: bool = False, loc: Any = None,
@@ -75,15 +76,25 @@ class Op:
     values they see (an index out of range, an integer division by zero): the error that
     ``impl`` raises eagerly, which compiled kernels report through the program's error
     buffer (``value``: the offending element) and the runtime raises after the call.
+
+    ``passthrough``: the index of the input whose value the node's value is (detach, a
+    custom Function's outputs); once autodiff is done with a graph the node is that input.
+
+    ``group(node) -> record``, for ops whose nodes are made together and differentiated
+    together (the outputs of one call of a custom ``autograd.Function``): ``record.nodes()``
+    lists the group's nodes in order (None for one that is gone), and autodiff calls
+    ``vjp(node, cotangents, need)`` once per group, with every node's cotangent (or None),
+    when all of them are complete. Gradient graphs with such nodes are never replayed.
     """
 
     __slots__ = ("name", "infer", "impl", "vjp", "differentiable", "view", "cast_inputs",
-                 "grad_name", "ufunc", "failure")
+                 "grad_name", "ufunc", "failure", "passthrough", "group")
 
     def __init__(self, name: str, infer: Callable, impl: Callable, vjp: Callable | None, *,
                  differentiable: bool = True, view: bool = False, cast_inputs: bool | str = False,
                  grad_name: str | None = None, ufunc: Callable | None = None,
-                 failure: Callable | None = None) -> None:
+                 failure: Callable | None = None, passthrough: int | None = None,
+                 group: Callable | None = None) -> None:
         self.name = name
         self.infer = infer
         self.impl = impl if impl is not None or ufunc is None else (lambda a, *xs: ufunc(*xs))
@@ -94,6 +105,8 @@ class Op:
         self.cast_inputs = cast_inputs
         self.grad_name = grad_name or "".join(p.capitalize() for p in name.split("_"))
         self.failure = failure
+        self.passthrough = passthrough
+        self.group = group
 
     def __call__(self, *inputs, **attrs):
         return _state.handler.bind(self, inputs, attrs or EMPTY)
@@ -204,6 +217,16 @@ def make_leaf(shape: tuple, dtype: DType, value: Any = None, name: str | None = 
     if name is not None:  # a class default otherwise: no instance dict for most leaves
         node.name = name
     return node
+
+
+def carry_grad_target(new: Node, old: Node) -> None:
+    """``new`` takes ``old``'s place as a tensor's node after a write to its memory: it
+    requires grad if ``old`` was a leaf that did, and keeps its ``.grad`` target and hooks
+    (a non-leaf's hooks stay with the value they were registered on, as PyTorch's)."""
+    new.requires_grad = old.requires_grad and old.op is LEAF
+    new.sink = old.sink
+    if old.hooks is not None and new.requires_grad:
+        new.hooks = old.hooks
 
 
 def is_literal(x: Any) -> bool:

@@ -829,7 +829,8 @@ def _detach_infer(inputs, attrs):
 
 
 # The identity with no gradient: a value autodiff treats as a constant (stop_gradient).
-DETACH = register(Op("detach", _detach_infer, lambda a, x: x.view(), None, view=True))
+DETACH = register(Op("detach", _detach_infer, lambda a, x: x.view(), None, view=True,
+                    passthrough=0))
 
 
 # ---------------------------------------------------------------- sources

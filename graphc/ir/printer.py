@@ -77,8 +77,9 @@ def print_graph(graph: Graph) -> str:
     lines = [f"graph {graph.name}({params}) -> ({results}) {{"]
     for n in graph.nodes:
         args = ", ".join(ref(x) for x in n.inputs)
-        attrs = " ".join(f"{k}={_attr(v)}" for k, v in n.attrs.items()
-                         if not (not n.inputs and k in ("shape", "dtype")))  # in the type
+        attrs = " ".join(f"{k}={_attr(v)}" for k, v in n.attrs.items()  # (shape and dtype
+                         if not (not n.inputs and k in ("shape", "dtype"))  # are in the type;
+                         and not k.startswith("_"))  # "_" attributes are Python objects)
         text = f"  {names[id(n)]} = {n.op.name}" + (f" {args}" if args else "")
         text += f" {attrs}" if attrs else ""
         text = f"{text:<40} : {type_str(n):<14}"

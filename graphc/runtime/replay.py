@@ -7,7 +7,9 @@ reads only those (VJP rules never look at values), so its result, a gradient gra
 be recorded once and evaluated with numpy from then on: one numpy call per gradient op
 instead of a VJP rule, a shape rule and a node each, which halves backward() of a small
 MLP. A structure gets a plan the second time it is seen, so code whose graph changes at
-every step pays only for computing the key.
+every step pays only for computing the key. A graph with Python in its backward (tensor
+hooks, custom ``autograd.Function`` s, module backward hooks) is never replayed: that code
+may do anything, at every step.
 """
 from __future__ import annotations
 
@@ -81,9 +83,13 @@ def structure(outs: Sequence[Node], seeds: Sequence[Node], wrt: Sequence[Node],
     key: list = [dt.get_default_dtype()]  # flat: each node's entry says how long it is
     add = key.append
     for n in order:
+        if n.hooks is not None:  # Python code that runs at every backward(): no plan
+            return None, nodes
         if n.op is LEAF:
             add((n.shape, n.dtype))
             continue
+        if n.op.group is not None:  # a custom Function: its backward is the user's Python
+            return None, nodes
         key += (n.op, n.shape, n.dtype, tuple(n.attrs.items()), len(n.inputs))
         for x in n.inputs:
             if type(x) is Node:

@@ -1,4 +1,5 @@
-"""``graphc.utils``: data loading utilities (``graphc.utils.data``), as ``torch.utils``."""
-from . import data
+"""``graphc.utils``: data loading utilities (``graphc.utils.data``) and hook handles
+(``graphc.utils.hooks``), as ``torch.utils``."""
+from . import data, hooks
 
-__all__ = ["data"]
+__all__ = ["data", "hooks"]

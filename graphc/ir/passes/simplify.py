@@ -2,7 +2,8 @@
 
 A rule fires only when the result has exactly the node's shape and dtype, so
 ``x + 0`` with an integer ``x`` and a float ``0`` (which promotes) is kept. Passes run
-on graphs that autodiff is done with, so ``detach`` (stop-gradient) is the identity.
+on graphs that autodiff is done with, so ``detach`` (stop-gradient) and the outputs of
+custom ``autograd.Function`` s (identities that carry a user's backward) vanish.
 """
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ def _movement(n: Node):
     if name == "permute" and type(x) is Node and x.op.name == "permute":
         inner, outer = x.attrs["perm"], n.attrs["perm"]
         return _rebuild(PERMUTE, x.inputs[0], n, perm=tuple(inner[p] for p in outer))
-    if name == "detach":  # passes run after autodiff: stop-gradient is the identity now
-        return x
+    if n.op.passthrough is not None:  # passes run after autodiff: detach (stop-gradient)
+        return n.inputs[n.op.passthrough]  # and a custom Function's outputs are identities
     if name == "neg" and type(x) is Node and x.op is n.op:
         return x.inputs[0]
     return None
