@@ -41,6 +41,7 @@ from .runtime.gpu import GpuProgram
 from .runtime.gpu_eager import copy_into, is_device_array, writable
 from .tensor import Tensor, _wrap
 from .tensor import device as tensor_device
+from .utils import hooks as hook_handles
 
 RETRACE_WARNING = 8
 STAGES = ("graph", "grad", "optimized", "kernels", "llvm", "ptx")
@@ -161,6 +162,8 @@ def _flatten(obj: Any, path: str, leaves: list, spec: list) -> Any:
         if isinstance(x, Tensor):
             leaves.append((p, x))
             spec.append(("T", p, tuple(x.shape), x.dtype.name, str(x.device), x.requires_grad))
+            if x._node.hooks is not None:  # traced into the gradient: a change retraces
+                spec.append(("S", f"{p}.hooks", "hooks", tuple(i for i, _ in x._node.hooks)))
             return _TensorSlot(len(leaves) - 1)
         try:
             hash(x)
@@ -258,6 +261,7 @@ class Program:
     # a Module's outputs need gradients (grad mode on, parameters that require grad, no
     # backward() inside): the native program has none to give, so such calls run eagerly
     needs_autograd: bool = False
+    module_hooks: int = field(default_factory=lambda: hook_handles.module_hook_changes)
 
     def __post_init__(self) -> None:
         # captured tensors keep their storage (the guards check it): bound to the native
@@ -275,6 +279,8 @@ class Program:
 
     def stale(self) -> str | None:
         """Why this program no longer fits the tensors its function reaches, or None."""
+        if self.module_hooks != hook_handles.module_hook_changes:
+            return "module hooks were registered or removed"
         return ((check_guards(self.guards) if self.guards else None) or
                 (_check_grads(self.grad_guards) if self.grad_guards else None))
 
@@ -334,7 +340,7 @@ def trace(fn: Callable, sig: Signature, name: str, device: str = "cpu") -> Progr
     inputs = []
     for path, t in zip(sig.paths, sig.tensors):
         leaf = make_leaf(tuple(t.shape), t.dtype, name=_ident(path))
-        leaf.requires_grad = t.requires_grad
+        leaf.requires_grad, leaf.hooks = t.requires_grad, t._node.hooks
         inputs.append(leaf)
     symbolic = [_wrap(n) for n in inputs]
     for t, n in zip(symbolic, inputs):
@@ -446,7 +452,7 @@ def _guards(fn: Callable, captured: list[tuple[Node, Node]]) -> list[tuple]:
         if tensor is None and concrete.sink is not None:
             tensor = concrete.sink()  # a parameter's node knows its tensor
         guards.append((name or leaf.name, get, tensor, concrete, concrete.value,
-                       concrete.requires_grad))
+                       concrete.requires_grad, concrete.hooks))
     return guards
 
 
@@ -462,7 +468,7 @@ def _check_grads(grad_guards: list[tuple]) -> str | None:
 
 def check_guards(guards: list[tuple]) -> str | None:
     """Why a traced program no longer fits the tensors its function reaches, or None."""
-    for name, get, tensor, node, storage, requires_grad in guards:
+    for name, get, tensor, node, storage, requires_grad, hooks in guards:
         if get is not None and get() is not tensor:
             return f"captured tensor {name} was rebound to another object"
         if tensor is not None:
@@ -471,6 +477,8 @@ def check_guards(guards: list[tuple]) -> str | None:
             return f"captured tensor {name} has new storage (.data or set_ replaced it)"
         if node.requires_grad != requires_grad:
             return f"captured tensor {name} changed requires_grad to {node.requires_grad}"
+        if node.hooks is not hooks:
+            return f"captured tensor {name} has other hooks (register_hook or remove)"
     return None
 
 
@@ -540,7 +548,8 @@ class CompiledFunction:
         if not kwargs:
             try:  # devices join this key with the CUDA path
                 key = (_state.grad_enabled, self.has_training and self.fn.training,
-                       *[(a._node.shape, a._node.dtype, a._node.requires_grad) for a in args])
+                       *[(a._node.shape, a._node.dtype, a._node.requires_grad, a._node.hooks)
+                         for a in args])
             except AttributeError:  # not all arguments are tensors: the general path
                 key = None
             else:

@@ -7,6 +7,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 _ids = itertools.count()
+# module hooks registered or removed so far: compiled programs retrace when it changes
+module_hook_changes = 0
 
 
 class RemovableHandle:

@@ -15,6 +15,22 @@ from ...ir import dtypes as dt
 from ...ir.core import make_leaf
 from ...ir.errors import ArgumentError
 from ...tensor import Tensor, _new, cuda_device
+from ...utils.hooks import RemovableHandle
+from . import hooks as _hooks
+from .hooks import (
+    _global_backward_hooks,
+    _global_backward_pre_hooks,
+    _global_forward_hooks,
+    _global_forward_pre_hooks,
+    register_module_forward_hook,  # noqa: F401  (torch.nn.modules.module's)
+    register_module_forward_pre_hook,  # noqa: F401
+    register_module_full_backward_hook,  # noqa: F401
+    register_module_full_backward_pre_hook,  # noqa: F401
+)
+
+_HOOK_TABLES = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
+                "_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_backward_hooks",
+                "_backward_pre_hooks")
 
 
 class Parameter(Tensor):
@@ -77,13 +93,50 @@ class Module:
         d["_buffers"] = {}
         d["_non_persistent_buffers"] = set()
         d["_modules"] = {}
+        for table in _HOOK_TABLES:
+            d[table] = OrderedDict()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
 
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"] or \
+                d["_backward_pre_hooks"] or _global_forward_pre_hooks or _global_forward_hooks \
+                or _global_backward_hooks or _global_backward_pre_hooks:
+            return _hooks.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ---- hooks (see hooks.py)
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args) -> None or new args`` (``with_kwargs``: ``hook(module, args,
+        kwargs) -> None or (args, kwargs)``), called before ``forward``."""
+        return _hooks.add_hook(self._forward_pre_hooks, hook, prepend,
+                               ((self._forward_pre_hooks_with_kwargs, with_kwargs),))
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output) -> None or new output`` (``with_kwargs``: ``hook(module,
+        args, kwargs, output)``), called after ``forward`` (``always_call``: even if it
+        raised)."""
+        return _hooks.add_hook(self._forward_hooks, hook, prepend,
+                               ((self._forward_hooks_with_kwargs, with_kwargs),
+                                (self._forward_hooks_always_called, always_call)))
+
+    def register_full_backward_pre_hook(self, hook: Callable,
+                                        prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_output) -> None or new grad_output``, called when the
+        gradients of the module's outputs are known."""
+        return _hooks.add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable,
+                                    prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output) -> None or new grad_input``, called when
+        the gradients of the module's inputs are known."""
+        return _hooks.add_hook(self._backward_hooks, hook, prepend)
 
     # ---- registration
     def _state(self) -> dict:
