@@ -239,6 +239,28 @@ def test_straight_through_estimator_trains_like_torch():
     _both(program, X)
 
 
+def test_non_tensor_outputs_pass_through_and_get_none_gradients():
+    def program(M, fns):
+        class WithCount(M.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2, 7, x.argmax()
+
+            @staticmethod
+            def backward(ctx, g, g_count, g_index):
+                assert g_count is None  # not a tensor
+                assert not g_index.any()  # an integer output: a zero, as torch
+                return g * 2
+        x = _leaf(M, X)
+        y, count, index = WithCount.apply(x)
+        assert count == 7 and not index.requires_grad
+        y.sum().backward()
+        return [y, x.grad, index]
+    results = [[_np(t) for t in program(M, fns)] for M, fns in LIBS]
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_setup_context_form_and_default_arguments():
     def program(M, fns, x, y):
         out = fns["MulSetup"].apply(x, y)
@@ -441,6 +463,23 @@ def test_functions_are_never_replayed():
         k = step + 1
         np.testing.assert_allclose(x.grad.numpy(), k * (np.cos(k * X) - np.sin(k * X)),
                                    rtol=1e-12)
+
+
+def test_contexts_and_saved_tensors_are_freed_without_the_garbage_collector():
+    import gc
+    import weakref
+    gc.disable()  # reference counting alone must free them: no cycles, no caches
+    try:
+        refs = []
+        x = _leaf(graphc, X)
+        for _ in range(5):
+            y = G["Exp"].apply(x)
+            refs.append(weakref.ref(y.grad_fn))
+            y.sum().backward()
+        del y
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
 
 
 # ---------------------------------------------------------------- errors

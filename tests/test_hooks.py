@@ -280,3 +280,28 @@ def test_tensor_hook_on_a_compiled_argument_is_traced_and_keyed():
     h.remove()
     np.testing.assert_allclose(grad_of(x).numpy(), 2 * X)
     assert grad_of.retraces == 1  # the version without hooks is cached
+
+
+def test_hook_registered_inside_a_compiled_function_is_traced():
+    def grad_of(x):
+        y = x * x
+        y.register_hook(lambda g: g.clamp(max=0.5))
+        return graphc.autograd.grad((y * 3).sum(), x)[0]
+    x = graphc.tensor(X, requires_grad=True)
+    compiled = graphc.compile(grad_of)
+    np.testing.assert_allclose(compiled(x).numpy(), grad_of(x).numpy())
+    np.testing.assert_allclose(compiled(x).numpy(), 2 * X * 0.5)
+    assert "clamp" in compiled.ir("grad") or "where" in compiled.ir("grad")
+
+
+def test_compiled_module_retraces_when_a_forward_hook_is_added():
+    net = _net(graphc)
+    compiled = graphc.compile(net)
+    x = graphc.tensor(X)
+    with graphc.no_grad():
+        plain = compiled(x).numpy()
+        handle = net.register_forward_hook(lambda m, a, o: o * 2)
+        np.testing.assert_allclose(compiled(x).numpy(), 2 * plain)
+        handle.remove()
+        np.testing.assert_allclose(compiled(x).numpy(), plain)
+    assert compiled.retraces == 2

@@ -192,6 +192,18 @@ def _expandable(shape: tuple, target: tuple) -> bool:
 
 # ---------------------------------------------------------------- the op of a Function
 
+class _Call:
+    """The attribute through which a node reaches its call's context. Unhashable on purpose:
+    eager mode remembers shape rules by attributes, and a context remembered there would
+    keep its saved tensors alive."""
+
+    __slots__ = ("ctx",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, ctx: BackwardFunction) -> None:
+        self.ctx = ctx
+
+
 def _infer(inputs, attrs):
     return inputs[0].shape, inputs[0].dtype
 
@@ -201,11 +213,11 @@ def _impl(attrs, value, *inputs):
 
 
 def _vjp(node: Node, cotangents, need):
-    return node.attrs["_call"]._pull_back(node, cotangents, need)
+    return node.attrs["_call"].ctx._pull_back(node, cotangents, need)
 
 
 def _group(node: Node) -> BackwardFunction:
-    return node.attrs["_call"]
+    return node.attrs["_call"].ctx
 
 
 def _make_op(name: str) -> Op:
@@ -303,6 +315,7 @@ def _wrap_outputs(cls: type, ctx: BackwardFunction, args: tuple, before: list, o
     ctx._values = [o._node if isinstance(o, Tensor) else None for o in outputs]
     ctx._outputs = [None] * len(outputs)
     results = list(outputs)
+    call = _Call(ctx)
     for i, o in enumerate(outputs):
         if not (executable and isinstance(o, Tensor) and id(o) not in skip and
                 o.is_floating_point()):
@@ -312,7 +325,7 @@ def _wrap_outputs(cls: type, ctx: BackwardFunction, args: tuple, before: list, o
         value = o._node
         if value.requires_grad:  # an input returned as it is: its value, without history
             value = _state.handler.bind(DETACH, (value,), {})
-        attrs = {"_call": ctx} if len(outputs) == 1 else {"_call": ctx, "output": i}
+        attrs = {"_call": call} if len(outputs) == 1 else {"_call": call, "output": i}
         node = _state.handler.bind(cls._op, (value, *xs), attrs)
         ctx._outputs[i] = weakref.ref(node)
         if id(o) in dirty:  # modified in place: the input tensor itself becomes the output

@@ -50,8 +50,6 @@ def _movement(n: Node):
     if name == "permute" and type(x) is Node and x.op.name == "permute":
         inner, outer = x.attrs["perm"], n.attrs["perm"]
         return _rebuild(PERMUTE, x.inputs[0], n, perm=tuple(inner[p] for p in outer))
-    if n.op.passthrough is not None:  # passes run after autodiff: detach (stop-gradient)
-        return n.inputs[n.op.passthrough]  # and a custom Function's outputs are identities
     if name == "neg" and type(x) is Node and x.op is n.op:
         return x.inputs[0]
     return None
@@ -66,6 +64,8 @@ def _rebuild(op, x: Node, like: Node, **attrs) -> Node:
 
 def simplify(graph: Graph) -> Graph:
     def rule(n: Node):
+        if n.op.passthrough is not None:  # passes run after autodiff: detach (stop-gradient)
+            return n.inputs[n.op.passthrough]  # and custom Functions' outputs are identities
         x = _identity_operand(n)
         if x is not None and _same_type(x, n):
             return x

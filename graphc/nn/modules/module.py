@@ -108,6 +108,11 @@ class Module:
             return _hooks.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for table in _HOOK_TABLES:  # pickled by a version without hooks
+            self.__dict__.setdefault(table, OrderedDict())
+
     # ---- hooks (see hooks.py)
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
