@@ -29,7 +29,7 @@ from .errors import (
     ShapeError,
     describe,
 )
-from .shapes import broadcast_shapes, numel, reduced_shape
+from .shapes import broadcast_shapes, check_allocation, numel, reduced_shape
 
 
 def _shape(x) -> tuple:
@@ -405,8 +405,12 @@ def _reduce_infer(name: str):
                 raise IndexOutOfRange(f"{name}(): axes {axes} out of range for {describe(x)}")
         if not shape:
             axes = ()  # dim 0 or -1 of a 0-d tensor
-        elif name == "max" and any(shape[a] == 0 for a in axes):
-            raise ShapeError(f"max(): cannot reduce over a zero-size dimension of {describe(x)}")
+        elif name == "max":
+            for a in axes:
+                if shape[a] == 0:
+                    raise IndexOutOfRange(f"max(): Expected reduction dim {a} to have non-zero "
+                                          f"size (a reduction over an empty dim of "
+                                          f"{describe(x)})")
         d = x.dtype
         if name == "sum" and d.kind != dt.FLOAT:
             d = dt.int64
@@ -665,7 +669,8 @@ def indexed_size(node: Node) -> int:
 
 
 def _index_failure(node: Node, value: int) -> tuple:
-    return IndexValueError, _index_message(node.op.name, value, indexed_size(node))
+    return IndexValueError, _index_message(node.attrs.get("user_op", node.op.name), value,
+                                           indexed_size(node))
 
 
 def _gather_infer(inputs, attrs):
@@ -681,11 +686,11 @@ def _gather_infer(inputs, attrs):
 
 
 def _gather_impl(attrs, x, index):
-    axis = attrs["axis"]
+    axis, name = attrs["axis"], attrs.get("user_op", "gather")
     if x.ndim == 0:
-        _check_index_values("gather", index, 1)
+        _check_index_values(name, index, 1)
         return x.copy()
-    _check_index_values("gather", index, x.shape[axis])
+    _check_index_values(name, index, x.shape[axis])
     return x[_index_grid(index, axis)]
 
 
@@ -694,6 +699,8 @@ def _gather_vjp(n, g, need):
     return (SCATTER_ADD(_zeros_like(x), index, g, axis=n.attrs["axis"]), None)
 
 
+# attrs: axis; user_op (optional), the op the user called (index_select, embedding,
+# nll_loss, ...), which an index out of range names, eagerly and from compiled kernels
 GATHER = register(Op("gather", _gather_infer, _gather_impl, _gather_vjp,
                      failure=_index_failure))
 
@@ -857,9 +864,11 @@ def _arange_infer(inputs, attrs):
     if not all(math.isfinite(v) for v in (start, stop, step)):
         raise ShapeError(f"arange(): unsupported range {start} -> {stop} with step {step}")
     if (stop - start) * step < 0:
-        raise ShapeError(f"arange(): upper bound and larger bound inconsistent with step sign "
+        raise ShapeError(f"arange(): upper bound and lower bound inconsistent with step sign "
                          f"({start}, {stop}, {step})")
-    return (max(0, math.ceil((stop - start) / step)),), attrs["dtype"]
+    shape = (max(0, math.ceil((stop - start) / step)),)
+    check_allocation("arange", shape, attrs["dtype"])
+    return shape, attrs["dtype"]
 
 
 def _arange_impl(attrs, *unused):

@@ -18,7 +18,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from ..codegen.cpu import build_module, target_machine
-from ..codegen.kernel import ALIGN, Kernel, Rows, View, plan
+from ..codegen.kernel import ALIGN, Kernel, Rows, View, check_memory, plan
 from ..ir.core import Node
 from ..ir.graph import Graph
 from ..ir.reference import run_op
@@ -149,6 +149,7 @@ class NativeProgram:
             all(kind == "own" for kind, _ in p.outputs)
         self.slots = np.zeros(max(1, len(p.buffers)), dtype=np.uint64)
         self.slots_ptr = self.slots.ctypes.data
+        check_memory(p)
         self.arena = np.empty(p.arena_bytes + ALIGN, dtype=np.uint8)
         base = -self.arena.ctypes.data % ALIGN
         self.arrays: list = [None] * len(p.buffers)

@@ -26,6 +26,7 @@ class ErrorInput:
     match: str                    # a regex PyTorch's message matches
     fn: Callable | None = None    # fn(m, *args); None: the entry's own fn
     needs: str | None = None      # "cuda": only where CUDA tensors can be made (both sides)
+    traced: str = ""              # why compiled code cannot raise it (then eager only)
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,8 @@ def ones(*shapes, dtype: str = "float32") -> Callable:
 
 
 def err(what: str, make: Callable, error: type, match: str, fn: Callable | None = None,
-        needs: str | None = None) -> ErrorInput:
-    return ErrorInput(what, make, error, match, fn, needs)
+        needs: str | None = None, traced: str = "") -> ErrorInput:
+    return ErrorInput(what, make, error, match, fn, needs, traced)
 
 
 DIM_RANGE = r"Dimension out of range \(expected to be in range of \[-\d+, \d+\], but got -?\d+\)"
