@@ -23,6 +23,7 @@ from .core import EMPTY, Node, Op, register
 from .errors import (
     ArgumentError,
     DivisionByZero,
+    DomainError,
     DTypeError,
     IndexOutOfRange,
     IndexValueError,
@@ -291,31 +292,42 @@ REMAINDER = _binary("remainder", _remainder_impl, _remainder_vjp,
 
 
 # ---------------------------------------------------------------- check_range
+# The identity on values in range, which raises for any other: integers in [low, high)
+# (IndexValueError, "<what> must be in [low, high), got <value>": one_hot's classes, traced
+# indices), floats in [low, high] (DomainError, "<what> must be in [low, high]", NaN too:
+# binary_cross_entropy's probabilities), eagerly and from compiled kernels.
 
 def _check_range_infer(inputs, attrs):
     (x,) = inputs
     x = _need_node("check_range", x)
-    if x.dtype.kind != dt.INT:
-        raise DTypeError(f"check_range(): expected an integer tensor, got {describe(x)}")
+    if x.dtype.kind == dt.BOOL:
+        raise DTypeError(f"check_range(): expected a number tensor, got {describe(x)}")
     return x.shape, x.dtype
 
 
-def _range_message(attrs: dict, value: int) -> str:
-    return f"{attrs['what']} must be in [{attrs['low']}, {attrs['high']}), got {value}"
+def _range_failure(attrs: dict, dtype, value) -> tuple:
+    if dtype.kind == dt.FLOAT:
+        return DomainError, f"{attrs['what']} must be in [{attrs['low']}, {attrs['high']}]"
+    return IndexValueError, (f"{attrs['what']} must be in [{attrs['low']}, {attrs['high']}), "
+                             f"got {value}")
 
 
 def _check_range_impl(attrs, x):
     if x.size:
         lo, hi = x.min(), x.max()
-        if lo < attrs["low"] or hi >= attrs["high"]:
-            raise IndexValueError(_range_message(attrs, int(lo if lo < attrs["low"] else hi)))
+        if x.dtype.kind == "f":
+            if not (lo >= attrs["low"] and hi <= attrs["high"]):  # NaN fails too
+                error, message = _range_failure(attrs, dt.from_numpy(x.dtype), None)
+                raise error(message)
+        elif lo < attrs["low"] or hi >= attrs["high"]:
+            raise IndexValueError(_range_failure(attrs, dt.int64, int(
+                lo if lo < attrs["low"] else hi))[1])
     return x.view()
 
 
-# The identity on integers in [low, high); any other value raises IndexValueError with the
-# message "<what> must be in [low, high), got <value>" (one_hot's classes, for one).
-CHECK_RANGE = register(Op("check_range", _check_range_infer, _check_range_impl, None,
-                          failure=lambda n, v: (IndexValueError, _range_message(n.attrs, v))))
+CHECK_RANGE = register(Op("check_range", _check_range_infer, _check_range_impl,
+                          lambda n, g, need: (g,),
+                          failure=lambda n, v: _range_failure(n.attrs, n.dtype, v)))
 
 
 # ---------------------------------------------------------------- where

@@ -235,10 +235,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     x, y = _t(input), _t(target)
     reduction = _reduction(size_average, reduce, reduction)
     _same_size(x, y, "binary_cross_entropy")
-    v = x._node.value
-    if v is not None and v.size and not ((v >= 0) & (v <= 1)).all():
-        raise InvalidArgument(f"binary_cross_entropy(): all elements of input should be between 0 "
-                         f"and 1 (input {list(x.shape)})")
+    # checked eagerly and in compiled code (NaN is outside too, as in PyTorch)
+    x = _bind(P.CHECK_RANGE, _float_input(x, "binary_cross_entropy")._node, low=0.0, high=1.0,
+              what=f"binary_cross_entropy(): all elements of input should be between 0 and 1: "
+                   f"input {list(x.shape)}")
     loss = -(y * clamp(log(x), min=-100.0) + (1 - y) * clamp(log(1 - x), min=-100.0))
     if weight is not None:
         loss = loss * weight
