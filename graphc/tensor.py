@@ -503,6 +503,9 @@ class Tensor:
                 dev = a
             elif a is not None:
                 raise ArgumentError(f"to() received an invalid combination of arguments: {a!r}")
+        if dtype is not None and not isinstance(dtype, DType):
+            raise ArgumentError(f"to() received an invalid combination of arguments: dtype "
+                                f"must be a graphc dtype, not {type(dtype).__name__}")
         out = self
         if dtype is not None and dtype is not self.dtype:
             out = out.type(dtype)

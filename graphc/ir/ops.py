@@ -83,6 +83,8 @@ SQRT = _unary("sqrt", np.sqrt, lambda n, g, need: (DIV(g, MUL(n, 2.0)),))
 TANH = _unary("tanh", np.tanh, lambda n, g, need: (MUL(g, SUB(1.0, MUL(n, n))),))
 ABS = _unary("abs", np.abs, lambda n, g, need: (MUL(g, SIGN(n.inputs[0])),), kind="same")
 def _sign_impl(x):
+    if x.dtype.kind == "b":  # numpy has no bool sign; PyTorch's is the identity
+        return x.copy()
     s = np.sign(x)
     if x.dtype.kind != "f":
         return s

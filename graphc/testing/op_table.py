@@ -777,6 +777,11 @@ OPS += [
          lambda x: x, [(A(3, 5),)]),
 ]
 
+OPS += [
+    case("sign_bool", lambda m, x: m.sign(x), lambda x: x.copy(), _kind(UNARY, "bool"),
+         grad=False, dtypes=("bool",)),
+]
+
 BY_NAME = {c.name: c for c in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate op names in the table"
 
@@ -1382,3 +1387,88 @@ _errors("batch_norm_eval", "batch_norm",
         err("no_running_stats", ones((2, 3)), RuntimeError,
             r"running_mean must be defined in evaluation mode",
             lambda m, x: m.nn.functional.batch_norm(x, None, None, training=False)))
+
+
+# entries with one error each, where the table had none
+_errors("cos", "cos", err("argument_type", lambda m: ([1.0],), TypeError, _LIST,
+                          lambda m, x: m.cos(x)))
+for _name, _op in [("sign", "sign"), ("sigmoid_extreme", "sigmoid"), ("expm1_signed", "expm1"),
+                   ("log1p_wide", "log1p")]:
+    _errors(_name, _op, NOT_TENSOR)
+_errors("cast_long", "to", err("device_index", ones((3,)), RuntimeError,
+                               r"Invalid device string: 'cuda:abc'",
+                               lambda m, x: x.to("cuda:abc")))
+_errors("cast_int_to_float", "to", arg_type(lambda m, x: x.to(dtype="float32"), TYPE, (3,),
+                                            dtype="int64"))
+_errors("rsub_scalar", "sub", BOOL)
+_errors("sum_int", "sum", bad_dim(lambda m, x: x.sum(2), (3, 4), dtype="int64"))
+_errors("prod_with_zero", "relu", BOOL)
+_errors("sort_desc_indices", "sort", bad_dim(lambda m, x: m.sort(x, 2, descending=True)))
+_errors("squeeze", "squeeze", bad_dim(lambda m, x: x.squeeze(2)))
+_errors("cat_3", "cat", err("size_mismatch", ones((1, 2), (3, 3), (2, 2)), RuntimeError,
+                            r"Sizes of tensors must match except in dimension 0"))
+_errors("diag_matrix", "diag", err("rank", ones(()), RuntimeError,
+                                   r"diag\(\): Supports 1D or 2D tensors. Got 0D"))
+_errors("conv2d_unbatched_1x1", "conv2d", err("channels", ones((2, 3, 4), (3, 3, 1, 1)),
+                                              RuntimeError, r"expected input\[1, 2, 3, 4\] to "
+                                              r"have 3 channels, but got 2 channels instead"))
+_errors("max_pool2d_indices", "max_pool2d", BOOL)
+_errors("avg_pool2d_ceil", "avg_pool2d", BOOL)
+_errors("embedding_padding_idx", "embedding",
+        err("out_of_range", lambda m: (m.tensor([0, 7]), m.ones(4, 2)), IndexError,
+            r"index out of range in self"))
+_errors("mse_loss_weight", "mse_loss",
+        err("weight_shape", ones((3, 4), (3, 4)), ValueError,
+            r"Weights and input must have the same size",
+            lambda m, x, y: m.nn.functional.mse_loss(x, y, weight=m.ones(4, 3))))
+_errors("l1_loss_sum_none", "l1_loss", BOOL)
+_WEIGHT = r"weight tensor should be defined either for all 5 classes or no classes"
+_errors("cross_entropy_weight_ignore", "cross_entropy",
+        err("weight_size", lambda m: (m.ones(2, 5), m.tensor([0, 1])), RuntimeError, _WEIGHT,
+            lambda m, x, t: m.nn.functional.cross_entropy(x, t, m.ones(3))))
+_errors("cross_entropy_smoothing", "cross_entropy",
+        err("label_smoothing", lambda m: (m.ones(2, 5), m.tensor([0, 1])), RuntimeError,
+            r"label_smoothing must be between 0.0 and 1.0. Got: 1.5",
+            lambda m, x, t: m.nn.functional.cross_entropy(x, t, label_smoothing=1.5)))
+_errors("cross_entropy_smoothing_none", "cross_entropy",
+        err("target_out_of_range", lambda m: (m.ones(3, 4), m.tensor([0, 9, 1])), IndexError,
+            r"Target 9 is out of bounds",
+            lambda m, x, t: m.nn.functional.cross_entropy(x, t, reduction="none",
+                                                          label_smoothing=0.3)))
+_errors("cross_entropy_probs_none", "cross_entropy",
+        err("probability_shape", ones((3, 4), (3, 5)), RuntimeError,
+            r"0D or 1D target tensor expected, multi-target not supported",
+            lambda m, x, p: m.nn.functional.cross_entropy(x, p, reduction="none")))
+_errors("cross_entropy_probs_weight_smoothing", "cross_entropy",
+        err("weight_size", ones((3, 4), (3, 4)), RuntimeError,
+            r"weight tensor should be defined either for all 4 classes or no classes",
+            lambda m, x, p: m.nn.functional.cross_entropy(x, p, m.ones(5))))
+_errors("nll_loss_weight_ignore_sum", "nll_loss",
+        err("weight_size", lambda m: (m.ones(6, 3), m.zeros(6, dtype=m.int64)), RuntimeError,
+            r"weight tensor should be defined either for all 3 classes or no classes",
+            lambda m, x, t: m.nn.functional.nll_loss(x, t, m.ones(4))))
+_errors("nll_loss_none", "nll_loss",
+        err("target_out_of_range", lambda m: (m.ones(3, 4), m.tensor([0, 4, 1])), IndexError,
+            r"Target 4 is out of bounds",
+            lambda m, x, t: m.nn.functional.nll_loss(x, t, reduction="none")))
+for _name in ("binary_cross_entropy_weight_sum", "binary_cross_entropy_none"):
+    _errors(_name, "binary_cross_entropy",
+            err("out_of_range_input", ones((3, 4), (3, 4)), RuntimeError,
+                r"all elements of input should be between 0 and 1",
+                lambda m, p, t: m.nn.functional.binary_cross_entropy(p + 0.5, t,
+                                                                     reduction="none")))
+_errors("bce_with_logits_weights_none", "binary_cross_entropy_with_logits",
+        err("pos_weight_shape", ones((3, 4), (3, 4)), RuntimeError,
+            r"size of tensor a \(5\) must match the size of tensor b \(4\)",
+            lambda m, x, t: m.nn.functional.binary_cross_entropy_with_logits(
+                x, t, pos_weight=m.ones(5))))
+
+# device: mixing CPU and CUDA tensors (only where both PyTorch and graphc have a GPU)
+_SAME_DEVICE = r"Expected all tensors to be on the same device"
+_errors("add", "add", err("devices", lambda m: (m.ones(3), m.ones(3, device="cuda")),
+                          RuntimeError, _SAME_DEVICE, needs="cuda"))
+_errors("matmul", "matmul", err("devices", lambda m: (m.ones(3, 4), m.ones(4, 2, device="cuda")),
+                                RuntimeError, _SAME_DEVICE, needs="cuda"))
+_errors("where", "where", err("devices", lambda m: (m.ones(3, dtype=m.bool), m.ones(3),
+                                                    m.ones(3, device="cuda")),
+                              RuntimeError, _SAME_DEVICE, needs="cuda"))
