@@ -243,13 +243,14 @@ class Plan:
 
 def check_memory(p: Plan) -> None:
     """OutOfMemory before a program allocates more than this machine has (its arena and the
-    outputs of one call), naming the op of the largest value and its traced line."""
-    total = p.arena_bytes + sum(numel(shape) * np.dtype(d).itemsize
-                                for _, shape, d in p.call_slots()[1])
+    outputs of one call, those copied out of views included), naming the op of the largest
+    value and its traced line."""
+    outputs = [n for n, (kind, _) in zip(p.graph.outputs, p.outputs) if kind != "literal"]
+    total = p.arena_bytes + sum(numel(n.shape) * n.dtype.itemsize for n in outputs)
     if not PHYSICAL_MEMORY or total <= PHYSICAL_MEMORY:
         return
-    held = [n for n in p.graph.nodes if id(n) in p.loc and
-            p.buffers[p.loc[id(n)].slot].kind in ("arena", "output")]
+    held = outputs + [n for n in p.graph.nodes if id(n) in p.loc and
+                      p.buffers[p.loc[id(n)].slot].kind == "arena"]
     big = max(held, key=lambda n: numel(n.shape) * n.dtype.itemsize)
     e = out_of_memory(big.op.name, big.shape, big.dtype)
     annotate(e, f"(traced at {format_loc(big.loc)})")
