@@ -37,10 +37,12 @@ def same_weights(graphc_model, torch_model) -> None:
                                   for k, v in torch_model.state_dict().items()})
 
 
-def training_step(lib, model, batch: int, rng, device: str = "cpu"):
+def training_step(lib, model, batch: int, rng, device: str = "cpu",
+                  features: tuple[int, ...] = (64,)):
+    """One SGD step on a fixed random batch of ``features``-shaped inputs, 10 classes."""
     opt = lib.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = lib.nn.CrossEntropyLoss()
-    x = lib.tensor(rng.standard_normal((batch, 64)).astype(np.float32), device=device)
+    x = lib.tensor(rng.standard_normal((batch, *features)).astype(np.float32), device=device)
     y = lib.tensor(rng.integers(0, 10, batch), device=device)
 
     def step():

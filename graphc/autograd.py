@@ -25,7 +25,8 @@ from .tensor import Tensor, _t, _wrap
 # ---------------------------------------------------------------- grad modes
 
 class _GradMode:
-    """Base of the grad-mode context managers; each also works as a decorator."""
+    """Base of the grad-mode context managers; each also works as a decorator. Grad mode is
+    per thread, as PyTorch's: switching it leaves other threads' ops alone."""
 
     def __new__(cls, *args):
         if cls._bare_decorator and len(args) == 1 and callable(args[0]):
@@ -151,13 +152,13 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     grads_out = None if tracing or create_graph or not host else \
         replay.gradients(outs, seeds, wrt, order)
     if grads_out is None:
-        gpu_eager.in_backward[0] = not host
+        gpu_eager.in_backward.active = not host
         try:
             with use_handler(_state.handler if tracing else eager.CHECKED_EAGER), \
                     set_grad_enabled(create_graph):
                 grads_out = autodiff.backward_nodes(outs, seeds, wrt, order)
         finally:
-            gpu_eager.in_backward[0] = False
+            gpu_eager.in_backward.active = False
     given = {id(s) for s in seeds}
     results = []
     for g in grads_out:

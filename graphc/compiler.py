@@ -18,6 +18,7 @@ import functools
 import inspect
 import os
 import sys
+import threading
 import warnings
 import weakref
 from collections.abc import Callable
@@ -282,11 +283,9 @@ class Program:
             v = self.native.run([t._value() for t in tensors] + self.captured_values)[0]
             return _wrap(Node(LEAF, (), EMPTY, v.shape, self.out_dtypes[0], v, vbox=[0]))
         inputs = [t._value() for t in tensors] + self.captured_values
-        for g, _ in self.rngs:
-            inputs += [np.array(as_int64(g._seed)), np.array(g._offset, np.int64)]
+        for g, n in self.rngs:  # the call's draws, reserved first (threads draw apart)
+            inputs += [np.array(as_int64(g._seed)), np.array(g.reserve(n), np.int64)]
         values = self.native.run(inputs)
-        for g, n in self.rngs:
-            g._offset += n
         if self.plain:
             if self.single:
                 return _own(values[0], self.out_dtypes[0])
@@ -511,9 +510,15 @@ class CompiledFunction:
         self.fast: dict[tuple, tuple[Program, tuple]] = {}
         self.has_training = hasattr(fn, "training")
         self.warned_eager = False
+        # threads missing the cache at once: one traces, the others then find its program
+        self.tracing = threading.RLock()
 
-    def _program(self, args: tuple, kwargs: dict) -> tuple[Program, list[Tensor]]:
+    def _program(self, args: tuple, kwargs: dict) -> tuple[Program, Signature]:
         sig = signature(self.fn, args, kwargs)
+        with self.tracing:
+            return self._program_for(sig), sig
+
+    def _program_for(self, sig: Signature) -> Program:
         program = self.cache.get(sig.key)
         stale = program is not None and program.stale()
         if program is None or stale:
@@ -525,12 +530,12 @@ class CompiledFunction:
                 if self.retraces == RETRACE_WARNING:
                     warnings.warn(f"graphc.compile({self.name}) has retraced {self.retraces} "
                                   f"times (last: {reason}); calls with varying shapes or "
-                                  "static values each compile anew", stacklevel=3)
+                                  "static values each compile anew", stacklevel=4)
             device = self.device or ("cuda" if any(t.is_cuda for t in sig.tensors) else "cpu")
             program = self.cache[sig.key] = trace(self.fn, sig, self.name, device)
             _report(program, self.name)
         self.last, self.last_key = program, sig.key
-        return program, sig.tensors
+        return program
 
     def __call__(self, *args, **kwargs):
         key = None
@@ -545,12 +550,12 @@ class CompiledFunction:
                 if hit is not None and not hit[0].stale() and not hit[0].needs_autograd:
                     self.last, self.last_key = hit
                     return hit[0].run(args)
-        program, tensors = self._program(args, kwargs)
+        program, sig = self._program(args, kwargs)
         if key is not None and all(isinstance(a, Tensor) for a in args):
-            self.fast[key] = (program, self.last_key)
+            self.fast[key] = (program, sig.key)
         if program.needs_autograd:
             return self._eager(args, kwargs)
-        return program.run(tensors)
+        return program.run(sig.tensors)
 
     def _eager(self, args: tuple, kwargs: dict):
         if not self.warned_eager:

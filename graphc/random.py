@@ -6,6 +6,7 @@ seed gives the same numbers eagerly, in compiled code and on a GPU.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -27,6 +28,7 @@ class Generator:
         self.device = device
         self._seed = DEFAULT_SEED
         self._offset = 0
+        self._lock = threading.Lock()  # threads drawing at once get distinct offsets
 
     def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed) & 0xFFFFFFFFFFFFFFFF
@@ -50,8 +52,13 @@ class Generator:
         self._seed = seed & 0xFFFFFFFFFFFFFFFF
 
     def next_offset(self) -> int:
-        off = self._offset
-        self._offset += 1
+        return self.reserve(1)
+
+    def reserve(self, n: int) -> int:
+        """The first of ``n`` consecutive offsets no other draw gets."""
+        with self._lock:
+            off = self._offset
+            self._offset += n
         return off
 
 

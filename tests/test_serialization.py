@@ -6,12 +6,18 @@ import io
 import json
 import math
 import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import graphc
 from graphc.serialization import MAGIC, SerializationError
+from graphc.testing.fuzz_files import Stream
+from graphc.testing.hostile_files import assemble, forge  # a valid checksum around any header
 
 DTYPES = [graphc.bool, graphc.uint8, graphc.int8, graphc.int16, graphc.int32, graphc.int64,
           graphc.float16, graphc.float32, graphc.float64]
@@ -215,20 +221,9 @@ def test_every_byte_flipped():
             load_bytes(bytes(bad))
 
 
-class Stream(io.RawIOBase):
+def pipe(data: bytes) -> Stream:
     """A stream that cannot seek, so its size is unknown until it ends."""
-
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, b):
-        n = min(len(b), len(self.data) - self.pos)
-        b[:n] = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return n
+    return Stream(data, "<pipe>")
 
 
 @pytest.mark.parametrize("hlen,dlen", [(2**62, 0), (0, 2**62), (2**40, 2**40), (10, 10)])
@@ -238,7 +233,7 @@ def test_tampered_sizes_never_allocate(hlen, dlen):
     with pytest.raises(SerializationError, match="truncated|corrupted"):
         load_bytes(bytes(data))
     with pytest.raises(SerializationError, match="truncated|corrupted|checksum"):
-        graphc.load(Stream(bytes(data)))  # read in chunks, never the size the header gives
+        graphc.load(pipe(bytes(data)))  # read in chunks, never the size the header gives
 
 
 def test_version_and_text_mode(tmp_path):
@@ -250,15 +245,7 @@ def test_version_and_text_mode(tmp_path):
     graphc.save(1, path)
     with open(path, encoding="latin-1") as text, pytest.raises(TypeError, match="binary"):
         graphc.load(text)
-    assert graphc.load(Stream(path.read_bytes())) == 1
-
-
-def forge(header, data: bytes = b"", raw_header: bytes | None = None) -> bytes:
-    """A file with a valid checksum around any header: checks beyond the checksum."""
-    h = raw_header if raw_header is not None else json.dumps(header).encode()
-    body = struct.pack("<8sIIQQ", MAGIC, 1, 0, len(h), len(data)) + h
-    body += bytes(-len(body) % 64) + data
-    return body + hashlib.sha256(body).digest()
+    assert graphc.load(pipe(path.read_bytes())) == 1
 
 
 def blob(**kw):
@@ -277,7 +264,7 @@ def blob(**kw):
     ({"blobs": [blob(offset=4)], "root": {"type": "tensor", "blob": 0}}, "outside"),
     ({"blobs": [blob(offset=-8)], "root": {"type": "tensor", "blob": 0}}, "offset"),
     ({"blobs": [blob(shape=[2**31, 2**31], nbytes=2**64)],
-      "root": {"type": "tensor", "blob": 0}}, "outside"),
+      "root": {"type": "tensor", "blob": 0}}, "too large for an array"),
     ({"blobs": [blob(kind="ndarray")], "root": {"type": "tensor", "blob": 0}}, "described"),
     ({"blobs": [blob(dtype="int32", requires_grad=True)],
       "root": {"type": "tensor", "blob": 0}}, "requires grad"),
@@ -293,6 +280,7 @@ def blob(**kw):
                             "values": [1]}}, "unhashable"),
     ({"blobs": [], "root": {"type": "float", "value": "1e400"}}, "float node"),
     ({"blobs": [], "root": {"type": "size", "items": [-1]}}, "Size"),
+    ({"blobs": [], "root": {"type": "size", "items": [2**63]}}, "Size"),
     ({"blobs": [], "root": [1, 2]}, "malformed node"),
     ({"root": 1}, "blobs"),
     ([1, 2], "not a JSON object"),
@@ -308,12 +296,155 @@ def test_forged_header_encodings_and_bool_bytes():
     for raw, msg in [(b"\xff\xfe{}", "JSON"), (b'{"blobs":[],"root":NaN}', "NaN"),
                      (deep, "levels deep"), (very_deep, "JSON|levels")]:
         with pytest.raises(SerializationError, match=msg):
-            load_bytes(forge(None, raw_header=raw))
+            load_bytes(assemble(raw))
     bools = {"blobs": [blob(dtype="bool", shape=[2], nbytes=2)],
              "root": {"type": "tensor", "blob": 0}}
     with pytest.raises(SerializationError, match="bool"):
         load_bytes(forge(bools, b"\x01\x02"))
     assert load_bytes(forge(bools, b"\x01\x00")).tolist() == [True, False]  # forge is sound
+
+
+# ---------------------------------------------------------------- found by the fuzzer
+# (graphc.testing.fuzz_files; tests/test_serialization_fuzz.py runs it)
+
+def tensor_file(shape, nbytes, data=bytes(64)) -> bytes:
+    return forge({"blobs": [blob(shape=shape, nbytes=nbytes)],
+                  "root": {"type": "tensor", "blob": 0}}, data)
+
+
+@pytest.mark.parametrize("shape,nbytes,msg", [
+    ([2**61, 0], 0, "too large for an array"),  # numpy: "array is too big"
+    ([2**63, 0], 0, "too large for an array"),  # numpy: "Maximum allowed dimension exceeded"
+    ([2**40, 2**40, 0], 0, "too large for an array"),
+    ([1] * 65, 4, "at most 64 sizes"),  # numpy: "maximum supported dimension"
+    ([0] + [2**63 - 1] * 60, 0, "too large for an array"),  # stops after two products
+])
+def test_shapes_numpy_cannot_make_are_rejected(shape, nbytes, msg):
+    with pytest.raises(SerializationError, match=msg):
+        load_bytes(tensor_file(shape, nbytes))
+
+
+def test_the_largest_shapes_numpy_can_make_load():
+    for shape, nbytes in [([2**60, 0], 0), ([1] * 64, 4), ([0, 2**61 - 1], 0)]:
+        t = load_bytes(tensor_file(shape, nbytes))
+        assert tuple(t.shape) == tuple(shape) and t.numel() == nbytes // 4
+        assert roundtrip(t).shape == t.shape
+
+
+def test_a_pipe_never_allocates_more_than_it_delivered():
+    """Reading a stream of unknown size grows its buffer with what came, never to the size
+    that a (tampered) preamble gives: 16 MiB for a 100-byte pipe before the fix."""
+    import tracemalloc
+    data = bytearray(saved_bytes(SAMPLE))
+    struct.pack_into("<QQ", data, 16, 2**40, 0)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SerializationError, match="<pipe>: the file is truncated"):
+            graphc.load(pipe(bytes(data[:100])))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 18, peak
+    assert_same(graphc.load(pipe(saved_bytes(SAMPLE))), SAMPLE)  # in many short reads
+
+
+def test_header_numbers_and_keys_are_checked():
+    for raw, msg in [
+            (b'{"blobs":[],"root":1e400}', "the number '1e400', beyond a float64"),
+            (b'{"blobs":[],"root":[-1e999]}', "beyond a float64"),
+            (b'{"blobs":[],"root":1,"root":{"type":"pickle"}}', "repeats the key 'root'"),
+            (b'{"blobs":[],"root":{"type":"list","type":"tuple","items":[]}}', "key 'type'")]:
+        with pytest.raises(SerializationError, match=msg) as e:
+            load_bytes(assemble(raw))
+        assert f"{Path(__file__).name}:" in str(e.value)  # the user's line, not json's
+    many = b"".join(b'"%d":0,' % i for i in range(100_000))  # finding the repeat: linear
+    with pytest.raises(SerializationError, match="repeats the key '99999'"):
+        load_bytes(assemble(b'{"blobs":[],"root":{' + many + b'"99999":1}}'))
+    huge = b'{"blobs":[],"root":' + b"9" * 4301 + b"}"
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # a process that lifted Python's limit: int() is quadratic
+    try:
+        with pytest.raises(SerializationError, match="an integer of 4301 digits"):
+            load_bytes(assemble(huge))
+        assert load_bytes(assemble(huge[:-2] + b"}")) == 10**4300 - 1
+    finally:
+        sys.set_int_max_str_digits(limit)
+    with pytest.raises(SerializationError, match="integer|JSON"):
+        load_bytes(assemble(huge))
+
+
+def test_reserved_field_must_be_zero():
+    data = bytearray(saved_bytes(1))
+    struct.pack_into("<I", data, 12, 7)
+    with pytest.raises(SerializationError, match="reserved field is 7, not 0"):
+        load_bytes(bytes(data[:-32]) + hashlib.sha256(data[:-32]).digest())
+
+
+def test_deep_json_is_refused_before_parsing_even_with_a_raised_recursion_limit():
+    """json's C parser recurses once per level: with the recursion limit raised (as users
+    do) a header a million levels deep overflowed the C stack (a segfault) before the fix."""
+    code = textwrap.dedent("""
+        import io, sys
+        import graphc
+        from graphc.testing.hostile_files import assemble
+        sys.setrecursionlimit(10**6)
+        for raw in [b"[" * 10**6 + b"]" * 10**6, b'{"a":' * 10**6]:
+            try:
+                graphc.load(io.BytesIO(assemble(raw)))
+            except graphc.serialization.SerializationError as e:
+                print(str(e).splitlines()[0])
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(graphc.__file__).parents[1], timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("nests JSON more than 520 levels deep") == 2, out.stdout
+
+
+def test_overlaps_are_found_among_many_blobs_in_any_order():
+    """Checked once, sorted, after the root is built (inserting each blob's range into a
+    sorted list took quadratic time: 6 s for 80000 blobs in descending order)."""
+    n = 2000
+
+    def many(offsets):
+        blobs = [{"kind": "ndarray", "dtype": "uint8", "shape": [8], "offset": o, "nbytes": 8}
+                 for o in offsets]
+        root = {"type": "list", "items": [{"type": "ndarray", "blob": i} for i in range(n)]}
+        return forge({"blobs": blobs, "root": root}, bytes(8 * n + 8))
+
+    descending = [8 * i for i in reversed(range(n))]
+    arrays = load_bytes(many(descending))
+    assert [a.shape for a in arrays] == [(8,)] * n
+    shifted = descending.copy()
+    shifted[n // 3] += 4  # half over the blob after it
+    with pytest.raises(SerializationError, match="overlaps another blob"):
+        load_bytes(many(shifted))
+
+
+def test_dict_keys_chosen_to_collide_are_refused():
+    """hash(i * (2**61 - 1)) == 0 for every int: a dict of 20000 such keys took 4 s to build
+    (quadratic; minutes for a few MB). Up to 64 keys of one hash load."""
+    def dict_file(keys):
+        return forge({"blobs": [], "root": {"type": "dict", "keys": keys,
+                                            "values": list(range(len(keys)))}})
+
+    colliding = [i * (2**61 - 1) for i in range(20000)]
+    with pytest.raises(SerializationError, match="more than 64 keys of one hash"):
+        load_bytes(dict_file(colliding))
+    assert load_bytes(dict_file(colliding[:64])) == {k: i for i, k in enumerate(colliding[:64])}
+    assert load_bytes(dict_file([-1, -2])) == {-1: 0, -2: 1}  # hash(-1) == hash(-2)
+
+
+def test_the_deepest_savable_objects_load():
+    """save allows 256 levels of containers; the header's JSON then nests at most 520 deep."""
+    for make in (lambda x: [x], lambda x: {"k": x}, lambda x: ({1: (x,)},)):
+        obj = graphc.ones(1)
+        for _ in range(300):
+            try:
+                graphc.save(make(obj), io.BytesIO())
+            except ValueError:
+                break
+            obj = make(obj)
+        assert_same(roundtrip(obj), obj)
 
 
 # ---------------------------------------------------------------- models and optimizers

@@ -8,6 +8,7 @@ autodiff building a gradient graph). Inputs are Nodes or Python scalars
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -129,15 +130,21 @@ class Handler:
         raise NotImplementedError
 
 
-class _State:
-    __slots__ = ("handler", "grad_enabled")
+class _State(threading.local):
+    """The active handler and grad mode, per thread as in PyTorch: a thread starts with
+    grad enabled and the default handler. Both are class-level defaults, so a thread that
+    never changes them reads them without any per-thread setup."""
 
-    def __init__(self) -> None:
-        self.handler: Handler = Handler()
-        self.grad_enabled = True
+    handler: Handler = Handler()
+    grad_enabled: bool = True
 
 
 _state = _State()
+
+
+def set_default_handler(handler: Handler) -> None:
+    """The handler of every thread that has not installed one (``runtime.eager``'s)."""
+    _State.handler = handler
 
 
 def bind(op: Op, inputs: Sequence[Any], attrs: dict = EMPTY) -> Node:

@@ -6,8 +6,9 @@ kernels, each one native entry point called through ctypes (the GIL released), a
 the nodes that still run in the numpy interpreter between them. A program made only
 of kernels is one foreign call.
 
-A program's arena is reused by every call: calls of one compiled program from several
-Python threads at once are not supported.
+What a call writes (the arena, the pointer table, the error buffer) is a :class:`Frame`
+taken from the program's pool and given back after the call, so calls of one program
+from several Python threads at once each get their own; a single thread reuses one.
 """
 from __future__ import annotations
 
@@ -100,12 +101,14 @@ class CompiledModule:
         else:
             self.optimized_ir = cache.load_text(self.key)
         self.engine = llvm.create_mcjit_compiler(parsed, tm)
-        if obj is not None:
+        made: list[bytes] = []  # (the callbacks hold no reference to self: no cycle keeps
+        if obj is not None:     # the engine and its native code alive after the program)
             self.engine.set_object_cache(getbuffer_func=lambda m: obj)
         else:
-            self.engine.set_object_cache(notify_func=lambda m, data: cache.store(
-                self.key, data, self.optimized_ir))
+            self.engine.set_object_cache(notify_func=lambda m, data: made.append(data))
         self.engine.finalize_object()
+        if made:  # stored here, not in LLVM's callback, where an error could not propagate
+            cache.store(self.key, made[0], self.optimized_ir)
 
     def address(self, name: str) -> int:
         return self.engine.get_function_address(name)
@@ -147,20 +150,15 @@ class NativeProgram:
         self.input_slots, self.out_specs = p.call_slots()
         self.simple = len(steps) == 1 and isinstance(steps[0], int) and \
             all(kind == "own" for kind, _ in p.outputs)
+        # what every frame starts from: constants and bound inputs (arena slots per frame)
         self.slots = np.zeros(max(1, len(p.buffers)), dtype=np.uint64)
-        self.slots_ptr = self.slots.ctypes.data
-        check_memory(p)
-        self.arena = np.empty(p.arena_bytes + ALIGN, dtype=np.uint8)
-        base = -self.arena.ctypes.data % ALIGN
+        check_memory(p)  # before compiling: a program larger than memory raises
         self.arrays: list = [None] * len(p.buffers)
         for b in p.buffers:
-            if b.kind == "arena":
-                raw = self.arena[base + b.offset: base + b.offset + b.nbytes]
-                self.arrays[b.slot] = raw.view(b.dtype.np).reshape(b.shape)
-                self.slots[b.slot] = self.arena.ctypes.data + base + b.offset
-            elif b.kind == "const":
+            if b.kind == "const":
                 self.arrays[b.slot] = b.value
                 self.slots[b.slot] = b.value.ctypes.data
+        self.free: list[Frame] = []  # frames no call is using (list.pop/append: atomic)
         self.compiled = None
         self.steps = steps
         self.prologue = False
@@ -178,11 +176,6 @@ class NativeProgram:
                 calls.append(proto(self.compiled.address(f"segment{i}")))
             self.steps = [calls[s] if isinstance(s, int) else s for s in steps]
         self.simple = self.simple and self.prologue
-        # outputs copied out of memory that never moves (the arena, constants): their numpy
-        # views are made once, not per call
-        self.fixed_views = {i: self.array(v) for i, (kind, v) in enumerate(p.outputs)
-                            if kind == "copy" and p.buffers[v.slot].kind in ("arena", "const")}
-        self.errors = p.buffers[p.error_slot].value if p.error_slot is not None else None
 
     def bind(self, index: int, x: np.ndarray) -> bool:
         """Read input ``index`` from ``x`` at every later call (its current contents: in-place
@@ -195,6 +188,7 @@ class NativeProgram:
         self.arrays[slot] = x
         self.slots[slot] = address(x)
         self.input_slots[index] = -1
+        self.free.clear()  # frames made from now on have it
         return True
 
     def run(self, inputs: list) -> list[np.ndarray]:
@@ -204,12 +198,22 @@ class NativeProgram:
                for x in inputs if x is not None]
         outs = [np.empty(shape, dtype) for _, shape, dtype in self.out_specs]
         threads = _threads[0] or get_num_threads()
-        if self.simple:  # one native call that receives every input and output
-            self.steps[0](self.slots_ptr, threads, *ins, *outs)
-            if self.errors is not None and self.errors[0]:
-                self._raise()
-            return outs
-        arrays, slots = self.arrays, self.slots
+        try:
+            frame = self.free.pop()
+        except IndexError:  # the first call, or every frame is in use by another thread
+            frame = Frame(self)
+        try:
+            if self.simple:  # one native call that receives every input and output
+                self.steps[0](frame.slots_ptr, threads, *ins, *outs)
+                if frame.errors is not None and frame.errors[0]:
+                    frame.raise_error()
+                return outs
+            return self._run_steps(frame, ins, outs, threads)
+        finally:
+            self.free.append(frame)
+
+    def _run_steps(self, frame: Frame, ins: list, outs: list, threads: int) -> list:
+        arrays, slots = frame.arrays, frame.slots
         for slot, x in zip([s for s in self.input_slots if s >= 0], ins):
             arrays[slot] = x
             slots[slot] = address(x)
@@ -219,50 +223,26 @@ class NativeProgram:
         first = self.prologue
         for step in self.steps:
             if type(step) is Node:
-                self._interpret(step)
+                frame.interpret(step)
             else:
                 if first:
-                    step(self.slots_ptr, threads, *ins, *outs)
+                    step(frame.slots_ptr, threads, *ins, *outs)
                     first = False
                 else:
-                    step(self.slots_ptr, threads)
-                if self.errors is not None and self.errors[0]:
-                    self._raise()
+                    step(frame.slots_ptr, threads)
+                if frame.errors is not None and frame.errors[0]:
+                    frame.raise_error()
         results = []
-        fixed = self.fixed_views
+        fixed = frame.fixed_views
         for i, (kind, v) in enumerate(self.plan.outputs):
             if kind == "own":
                 results.append(arrays[v.slot])
             elif kind == "copy":
                 view = fixed.get(i)
-                results.append(np.array(self.array(v) if view is None else view, copy=True))
+                results.append(np.array(frame.array(v) if view is None else view, copy=True))
             else:
                 results.append(v)
         return results
-
-    def _raise(self) -> None:
-        bad = [int(v) for v in self.errors]
-        self.errors[:] = 0
-        raise_check_error(self.plan, bad)
-
-    def array(self, v: View) -> np.ndarray:
-        """View ``v`` as a numpy array over its buffer's memory."""
-        base = self.arrays[v.slot]
-        if numel(v.shape) == 0:
-            return np.empty(v.shape, base.dtype)
-        flat = base.reshape(-1)[v.offset:]
-        item = base.itemsize
-        return np.lib.stride_tricks.as_strided(flat, v.shape, [s * item for s in v.strides])
-
-    def _interpret(self, n: Node) -> None:
-        loc = self.plan.loc
-        vals = [self.array(loc[id(x)]) if type(x) is Node else x for x in n.inputs]
-        r = np.ascontiguousarray(run_op(n.op, n.attrs, vals, n.dtype))
-        if not r.flags.owndata:
-            r = r.copy()  # never alias a buffer the arena reuses
-        slot = loc[id(n)].slot
-        self.arrays[slot] = r
-        self.slots[slot] = address(r)
 
     def describe(self) -> str:
         """The ``kernels`` stage: buffers, then each step (kernels with what they fuse)."""
@@ -287,6 +267,59 @@ class NativeProgram:
             else:
                 lines.append(f"  interpret {s.op.name} {s.dtype.short}{list(s.shape)}")
         return "\n".join(lines)
+
+
+class Frame:
+    """What one call of a program writes: its arena, its pointer table (the program's,
+    with the arena's addresses), the arrays behind each slot and its error buffer."""
+
+    __slots__ = ("plan", "arena", "slots", "slots_ptr", "arrays", "errors", "fixed_views")
+
+    def __init__(self, program: NativeProgram) -> None:
+        p = self.plan = program.plan
+        self.arena = np.empty(p.arena_bytes + ALIGN, dtype=np.uint8)
+        base = -self.arena.ctypes.data % ALIGN
+        self.slots = program.slots.copy()
+        self.slots_ptr = self.slots.ctypes.data
+        self.arrays = list(program.arrays)
+        for b in p.buffers:
+            if b.kind == "arena":
+                raw = self.arena[base + b.offset: base + b.offset + b.nbytes]
+                self.arrays[b.slot] = raw.view(b.dtype.np).reshape(b.shape)
+                self.slots[b.slot] = self.arena.ctypes.data + base + b.offset
+        self.errors = None
+        if p.error_slot is not None:  # kernels write it: each frame has its own
+            self.errors = self.arrays[p.error_slot] = np.zeros_like(p.buffers[p.error_slot].value)
+            self.slots[p.error_slot] = self.errors.ctypes.data
+        # outputs copied out of memory that never moves (the arena, constants): their numpy
+        # views are made once per frame, not per call
+        self.fixed_views = {i: self.array(v) for i, (kind, v) in enumerate(p.outputs)
+                            if kind == "copy" and p.buffers[v.slot].kind in ("arena", "const")}
+
+    def raise_error(self) -> None:
+        bad = [int(v) for v in self.errors]
+        self.errors[:] = 0
+        raise_check_error(self.plan, bad)
+
+    def array(self, v: View) -> np.ndarray:
+        """View ``v`` as a numpy array over its buffer's memory."""
+        base = self.arrays[v.slot]
+        if numel(v.shape) == 0:
+            return np.empty(v.shape, base.dtype)
+        flat = base.reshape(-1)[v.offset:]
+        item = base.itemsize
+        return np.lib.stride_tricks.as_strided(flat, v.shape, [s * item for s in v.strides])
+
+    def interpret(self, n: Node) -> None:
+        """Run ``n`` in the numpy interpreter; its value becomes its slot's."""
+        loc = self.plan.loc
+        vals = [self.array(loc[id(x)]) if type(x) is Node else x for x in n.inputs]
+        r = np.ascontiguousarray(run_op(n.op, n.attrs, vals, n.dtype))
+        if not r.flags.owndata:
+            r = r.copy()  # never alias a buffer the arena reuses
+        slot = loc[id(n)].slot
+        self.arrays[slot] = r
+        self.slots[slot] = address(r)
 
 
 def raise_check_error(p, bad) -> None:

@@ -12,7 +12,7 @@ from sys import _getframe
 import numpy as np
 
 from ..ir import dtypes as dt
-from ..ir.core import EMPTY, LEAF, Handler, Node, Op, _state
+from ..ir.core import EMPTY, LEAF, Handler, Node, Op, _state, set_default_handler
 from ..ir.errors import _PKG_DIR, AutogradError, format_loc
 from ..ir.graph import Graph
 from ..ir.ops import pair_result_type
@@ -124,7 +124,7 @@ class CheckedEagerHandler(EagerHandler):
 
 EAGER = EagerHandler()
 CHECKED_EAGER = CheckedEagerHandler()
-_state.handler = EAGER
+set_default_handler(EAGER)
 keep_freed_memory()
 
 

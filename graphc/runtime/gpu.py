@@ -4,12 +4,14 @@ The program's PTX (``codegen.ptx``) is made when it is traced, with no GPU neede
 ``.lower(...).ir("ptx")`` works anywhere; the module is loaded through the driver
 (``runtime.cuda``) at the first call. A call launches the kernels in order on the
 default stream: the arena (one allocation per program, planned by liveness like the
-CPU's) is reused by every call, outputs are fresh device arrays. Nodes the kernels do not
+CPU's) is reused by every call, so calls from several threads take turns (a lock);
+outputs are fresh device arrays. Nodes the kernels do not
 cover run in numpy on the host between launches, their operands copied over and back.
 """
 from __future__ import annotations
 
 import ctypes
+import threading
 
 import numpy as np
 
@@ -48,6 +50,7 @@ class GpuProgram:
         self.llvm_ir = self.code.llvm_ir
         self.input_slots, self.out_specs = p.call_slots()
         self.loaded = False
+        self.lock = threading.Lock()  # one arena: one call at a time
 
     def describe(self) -> str:
         return self.code.describe()
@@ -76,6 +79,10 @@ class GpuProgram:
         self.loaded = True
 
     def run(self, inputs: list) -> list:
+        with self.lock:
+            return self._run(inputs)
+
+    def _run(self, inputs: list) -> list:
         from . import cuda
         if not self.loaded:
             self._load()

@@ -7,6 +7,8 @@ an error, as in PyTorch, except 0-d CPU tensors, which are copied over like numb
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..codegen.kernel import View, view_of
@@ -18,9 +20,17 @@ from ..ir.shapes import numel
 from .gpu import GpuProgram
 
 _programs: dict[tuple, GpuProgram] = {}
-# while backward() runs over CUDA tensors: host operands are copied over instead of
-# refused (the constants VJP rules make: zeros to scatter into, masks, ...)
-in_backward: list = [False]
+
+
+class _Backward(threading.local):
+    """``active`` while backward() runs over CUDA tensors in this thread: host operands are
+    copied over instead of refused (the constants VJP rules make: zeros to scatter into,
+    masks, ...)."""
+
+    active = False
+
+
+in_backward = _Backward()
 
 
 class DeviceMismatchError(GraphcError, RuntimeError):
@@ -49,7 +59,7 @@ def _operands(op, inputs) -> list:
             if device is not None and v.device != device:
                 raise _mismatch(op, f"cuda:{device}", f"cuda:{v.device}")
             device = v.device
-        elif v.ndim and not in_backward[0]:
+        elif v.ndim and not in_backward.active:
             raise _mismatch(op, "cuda:0", "cpu")
         out.append(v)
     return [DeviceArray.from_numpy(np.asarray(v), device)

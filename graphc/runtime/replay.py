@@ -11,6 +11,7 @@ every step pays only for computing the key.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from ..ir import dtypes as dt
@@ -40,6 +41,7 @@ class Plan:
 
 _plans: dict[tuple, Plan] = {}
 _seen_once: set[tuple] = set()
+_evicting = threading.Lock()  # threads running backward() at once: one evicts at a time
 
 
 def gradients(outs: Sequence[Node], seeds: Sequence[Node], wrt: Sequence[Node],
@@ -62,9 +64,10 @@ def gradients(outs: Sequence[Node], seeds: Sequence[Node], wrt: Sequence[Node],
         plan = record(outs, wrt, order, nodes, len(seeds))
         if plan is None:
             return None
-        if len(_plans) >= MAX_PLANS:
-            del _plans[next(iter(_plans))]  # the oldest
-        _plans[key] = plan
+        with _evicting:
+            if len(_plans) >= MAX_PLANS:
+                del _plans[next(iter(_plans))]  # the oldest
+            _plans[key] = plan
     return replay(plan, list(seeds) + nodes)
 
 
