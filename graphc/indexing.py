@@ -180,10 +180,10 @@ def _traced_advanced(x: Tensor, items: tuple) -> Tensor:
         raise IndexOutOfRange(f"shape mismatch: indexing tensors could not be broadcast "
                               f"together with shapes {[list(i.shape) for i in idx]}") from None
     flat = None
-    for i, n in zip(idx, sizes):
+    for d, i, n in zip(adv, idx, sizes):
         i = _bind(P.CHECK_RANGE, i._node, low=-n, high=n,
-                  what=f"index out of bounds (indexing a tensor of shape "
-                       f"{list(x.shape)}): index")
+                  what=f"index {{value}} is out of bounds for dimension {d} with size {n} "
+                       f"(indexing a tensor of shape {list(x.shape)})")
         i = where(i < 0, i + n, i)
         flat = i if flat is None else flat * n + i
     p, q = adv[0], adv[-1] + 1

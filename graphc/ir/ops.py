@@ -308,10 +308,14 @@ def _check_range_infer(inputs, attrs):
 
 
 def _range_failure(attrs: dict, dtype, value) -> tuple:
+    """The error and message: ``what`` with the range, or ``what`` itself where it holds a
+    "{value}" placeholder (traced indexing: "index {value} is out of bounds for ...")."""
+    what = attrs["what"]
     if dtype.kind == dt.FLOAT:
-        return DomainError, f"{attrs['what']} must be in [{attrs['low']}, {attrs['high']}]"
-    return IndexValueError, (f"{attrs['what']} must be in [{attrs['low']}, {attrs['high']}), "
-                             f"got {value}")
+        return DomainError, f"{what} must be in [{attrs['low']}, {attrs['high']}]"
+    if "{value}" in what:
+        return IndexValueError, what.replace("{value}", str(value))
+    return IndexValueError, f"{what} must be in [{attrs['low']}, {attrs['high']}), got {value}"
 
 
 def _check_range_impl(attrs, x):
