@@ -375,6 +375,8 @@ def trace(fn: Callable, sig: Signature, name: str, device: str = "cpu") -> Progr
         raise CompileError(f"compile({name}): the traced graph does not verify: {e}") from e
     try:
         native = GpuProgram(optimized) if device == "cuda" else NativeProgram(optimized)
+    except GraphcError:  # the user's (a program too large for this machine's memory)
+        raise
     except Exception as e:  # LLVM refused our IR: also graphc's bug, never a crash
         raise CompileError(f"compile({name}): code generation failed: {e}") from e
     targets = [("arg", handler.arguments[id(t)]) if id(t) in handler.arguments else

@@ -8,7 +8,8 @@ import numpy as np
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import make_leaf
-from .ir.errors import ArgumentError, ShapeError, ValueArgumentError
+from .ir.errors import ArgumentError, ShapeError, ValueArgumentError, called_op
+from .ir.shapes import check_allocation
 from .tensor import DType, Size, Tensor, _bind, _check_device, _n, _t, _wrap
 
 
@@ -102,9 +103,11 @@ def _size_args(size) -> tuple[int, ...]:
         if isinstance(s, Tensor):
             s = int(s)
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise ArgumentError(f"size must be a sequence of ints, got {type(s).__name__}")
+            raise ArgumentError(f"{called_op()}(): argument 'size' must be a sequence of ints, "
+                                f"got {type(s).__name__}")
         if s < 0:
-            raise ShapeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+            raise ShapeError(f"{called_op()}(): Trying to create tensor with negative dimension "
+                             f"{s}: {list(size)}")
         out.append(int(s))
     return tuple(out)
 
@@ -113,6 +116,7 @@ def full(size, fill_value, *, dtype: DType | None = None, device=None,
          requires_grad: bool = False) -> Tensor:
     shape = _size_args((size,) if isinstance(size, int) else tuple(size))
     d = dtype or dt.of_scalar(fill_value)
+    check_allocation(called_op(), shape, d)
     return _finish(_bind(P.CONSTANT, value=fill_value, shape=shape, dtype=d), device,
                    requires_grad)
 
@@ -187,9 +191,13 @@ def linspace(start, end, steps: int, *, dtype: DType | None = None, device=None,
     one fused multiply-add and counts the second half back from ``end`` (so the last
     value is exactly ``end``); extended precision emulates the fused operation.
     """
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise ArgumentError(f"linspace(): argument 'steps' must be int, not "
+                            f"{type(steps).__name__}")
     if steps < 0:
         raise ShapeError("linspace(): number of steps must be non-negative")
     dtype = dtype or dt.get_default_dtype()
+    check_allocation("linspace", (steps,), dtype)
     work = dtype.np if dtype.kind == dt.FLOAT else np.dtype(np.float64)
     if dtype.kind != dt.FLOAT:  # integer results start from the truncated endpoints
         start, end = int(start), int(end)
@@ -208,6 +216,10 @@ def linspace(start, end, steps: int, *, dtype: DType | None = None, device=None,
 def eye(n: int, m: int | None = None, *, dtype: DType | None = None, device=None,
         requires_grad: bool = False) -> Tensor:
     m = n if m is None else m
+    for what, v in (("n", n), ("m", m)):
+        if v < 0:
+            raise ShapeError(f"eye(): {what} must be greater or equal to 0, got {v}")
+    check_allocation("eye", (n, m), dtype or dt.get_default_dtype())
     r = arange(n).reshape(n, 1) == arange(m).reshape(1, m)
     return _finish(r.type(dtype or dt.get_default_dtype()), device, requires_grad)
 

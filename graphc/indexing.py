@@ -15,7 +15,14 @@ from .creation import full, tensor
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import _state, carry_grad_target, make_leaf
-from .ir.errors import IndexOutOfRange, ShapeError, TraceError, ValueArgumentError
+from .ir.errors import (
+    GraphcError,
+    IndexOutOfRange,
+    ShapeError,
+    TraceError,
+    ValueArgumentError,
+    annotate,
+)
 from .tensor import Tensor, _bind, _t, _view, _wrap, check_inplace
 
 
@@ -167,9 +174,16 @@ def _traced_advanced(x: Tensor, items: tuple) -> Tensor:
     idx = [_t(it) for it in (full[d] for d in adv)]
     sizes = [basic.shape[d] for d in adv]
     from .composite import broadcast_tensors, where
-    idx = broadcast_tensors(*idx)
+    try:
+        idx = broadcast_tensors(*idx)
+    except ShapeError:
+        raise IndexOutOfRange(f"shape mismatch: indexing tensors could not be broadcast "
+                              f"together with shapes {[list(i.shape) for i in idx]}") from None
     flat = None
-    for i, n in zip(idx, sizes):
+    for d, i, n in zip(adv, idx, sizes):
+        i = _bind(P.CHECK_RANGE, i._node, low=-n, high=n,
+                  what=f"index {{value}} is out of bounds for dimension {d} with size {n} "
+                       f"(indexing a tensor of shape {list(x.shape)})")
         i = where(i < 0, i + n, i)
         flat = i if flat is None else flat * n + i
     p, q = adv[0], adv[-1] + 1
@@ -178,11 +192,21 @@ def _traced_advanced(x: Tensor, items: tuple) -> Tensor:
     b = tuple(flat.shape)
     k = int(np.prod(b, dtype=np.int64))
     index = flat.reshape((1,) * len(pre) + (k,) + (1,) * len(post)).expand(pre + (k,) + post)
-    out = _bind(P.GATHER, merged._node, index._node, axis=p)
+    out = _bind(P.GATHER, merged._node, index._node, axis=p, user_op="indexing")
     return out.reshape(pre + b + post)
 
 
 def getitem(x: Tensor, idx) -> Tensor:
+    """``x[idx]``: every error says it came from indexing, and the tensor's shape."""
+    try:
+        return _getitem(x, idx)
+    except GraphcError as e:
+        if "indexing" not in str(e):
+            annotate(e, f"(indexing a tensor of shape {list(x.shape)})")
+        raise
+
+
+def _getitem(x: Tensor, idx) -> Tensor:
     items = _items(x, idx)
     if _is_basic(items):
         return _basic(x, items)

@@ -14,7 +14,8 @@ from .creation import _size_args, tensor
 from .ir import dtypes as dt
 from .ir import ops as P
 from .ir.core import _state
-from .ir.errors import DomainError, DTypeError, ShapeError
+from .ir.errors import DomainError, DTypeError, ShapeError, called_op
+from .ir.shapes import check_allocation
 from .tensor import Tensor, _bind
 
 DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
@@ -85,6 +86,7 @@ def set_rng_state(state: Tensor) -> None:
 
 
 def _uniform(shape, generator: Generator | None, dtype: dt.DType) -> Tensor:
+    check_allocation(called_op(), shape, dtype)
     g = generator or default_generator
     draw = getattr(_state.handler, "draw", None)
     if draw is not None:  # traced: seed and offset are read from g at each call

@@ -21,9 +21,11 @@ from .ir.errors import (
     ArgumentError,
     AutogradError,
     DTypeError,
+    InvalidArgument,
     ShapeError,
     TraceError,
     ValueArgumentError,
+    called_op,
 )
 from .ir.shapes import normalize_axis, numel
 from .runtime import eager as _eager  # noqa: F401  (installs the eager handler)
@@ -64,8 +66,10 @@ class device:
             spec, index = spec.type, spec.index
         kind, _, idx = str(spec).partition(":")
         if kind not in ("cpu", "cuda"):
-            raise ValueArgumentError(f"Expected one of cpu, cuda device type at start of device "
-                                     f"string: {spec}")
+            raise InvalidArgument(f"{called_op()}(): Expected one of cpu, cuda device type at "
+                                  f"start of device string: {spec}")
+        if idx and not idx.isdigit():
+            raise InvalidArgument(f"{called_op()}(): Invalid device string: '{spec}'")
         self.type = kind
         self.index = int(idx) if idx else index
 
@@ -136,7 +140,28 @@ def _n(x: Any) -> Any:
     if isinstance(x, (list, tuple, np.ndarray)):
         from .creation import tensor
         return tensor(x)._node
-    raise ArgumentError(f"expected a Tensor or a number, got {type(x).__name__}")
+    raise ArgumentError(f"{called_op()}(): expected a Tensor or a number, got "
+                        f"{type(x).__name__}")
+
+
+def _input(x: Any, op: str, name: str = "input", position: int = 1) -> Tensor:
+    """The tensor argument ``name`` of function ``op``: like PyTorch's functions, it takes no
+    lists or numbers there."""
+    if isinstance(x, Tensor):
+        return x
+    raise ArgumentError(f"{op}(): argument '{name}' (position {position}) must be Tensor, not "
+                        f"{type(x).__name__}")
+
+
+def _float_input(x: Any, op: str, ints: bool = False) -> Tensor:
+    """The input of ``op``, a floating-point kernel: a bool tensor (and an integer one, unless
+    ``ints``) raises as PyTorch's kernels do ('"elu_cpu" not implemented for 'Long'')."""
+    x = _input(x, op)
+    d = x._node.dtype
+    if d.kind != dt.FLOAT and (d.kind == dt.BOOL or not ints):
+        raise DTypeError(f'"{op}" not implemented for \'{_LEGACY_NAMES[d.name]}\' '
+                         f"(a {d.name} tensor of shape {list(x.shape)})")
+    return x
 
 
 def _t(x: Any) -> Tensor:
@@ -493,6 +518,9 @@ class Tensor:
                 dev = a
             elif a is not None:
                 raise ArgumentError(f"to() received an invalid combination of arguments: {a!r}")
+        if dtype is not None and not isinstance(dtype, DType):
+            raise ArgumentError(f"to() received an invalid combination of arguments: dtype "
+                                f"must be a graphc dtype, not {type(dtype).__name__}")
         out = self
         if dtype is not None and dtype is not self.dtype:
             out = out.type(dtype)

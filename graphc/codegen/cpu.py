@@ -253,8 +253,11 @@ class KernelEmitter:
         b = self.b
         with b.if_then(bad, likely=False):
             err = self.ptr[self.plan.error_slot]
-            b.store(const(number), err)
-            b.store(value, b.gep(err, [const(1)]))
+            # the first failure is kept, as eager mode raises at the first failing op: a
+            # check inlined before a gather (check_range on its index) reports, not the gather
+            with b.if_then(b.icmp_signed("==", b.load(err), const(0))):
+                b.store(const(number), err)
+                b.store(value, b.gep(err, [const(1)]))
 
     def store(self, offset, value, src: dt.DType) -> None:
         d = self.plan.buffers[self.k.out.slot].dtype

@@ -24,9 +24,10 @@ import numpy as np
 
 from ..ir import dtypes as dt
 from ..ir.core import Node
+from ..ir.errors import annotate, format_loc
 from ..ir.graph import Graph
 from ..ir.reference import run_op
-from ..ir.shapes import numel
+from ..ir.shapes import PHYSICAL_MEMORY, numel, out_of_memory
 from .lower import lowerable
 
 MOVEMENT = ("reshape", "permute", "expand", "slice")  # and ops that pass input 0 through
@@ -238,6 +239,22 @@ class Plan:
                 inputs[b.index] = b.slot
         return inputs, [(v.slot, v.shape, self.buffers[v.slot].dtype.np)
                         for kind, v in self.outputs if kind == "own"]
+
+
+def check_memory(p: Plan) -> None:
+    """OutOfMemory before a program allocates more than this machine has (its arena and the
+    outputs of one call, those copied out of views included), naming the op of the largest
+    value and its traced line."""
+    outputs = [n for n, (kind, _) in zip(p.graph.outputs, p.outputs) if kind != "literal"]
+    total = p.arena_bytes + sum(numel(n.shape) * n.dtype.itemsize for n in outputs)
+    if not PHYSICAL_MEMORY or total <= PHYSICAL_MEMORY:
+        return
+    held = outputs + [n for n in p.graph.nodes if id(n) in p.loc and
+                      p.buffers[p.loc[id(n)].slot].kind == "arena"]
+    big = max(held, key=lambda n: numel(n.shape) * n.dtype.itemsize)
+    e = out_of_memory(big.op.name, big.shape, big.dtype)
+    annotate(e, f"(traced at {format_loc(big.loc)})")
+    raise e
 
 
 def category(n: Node) -> str:

@@ -282,13 +282,18 @@ def _remainder(e: Emitter, node: Node, ops: list):
 
 
 def _check_range(e: Emitter, node: Node, ops: list):
-    """The value itself; one outside [low, high) is reported to the error buffer."""
+    """The value itself; one outside [low, high) (floats: [low, high], NaN outside) is
+    reported to the error buffer."""
     d = node.dtype
     (x,) = _operands_as(e, node.inputs, ops, d)
     b = e.b
+    low, high = literal(node.attrs["low"], d), literal(node.attrs["high"], d)
+    if d.kind == dt.FLOAT:
+        bad = b.or_(b.fcmp_unordered("<", x, low), b.fcmp_unordered(">", x, high))
+        e.fail(node, bad, ir.Constant(ir.IntType(64), 0))
+        return x
     cmp = b.icmp_signed if d.is_signed else b.icmp_unsigned
-    bad = b.or_(cmp("<", x, literal(node.attrs["low"], d)),
-                cmp(">=", x, literal(node.attrs["high"], d)))
+    bad = b.or_(cmp("<", x, low), cmp(">=", x, high))
     e.fail(node, bad, convert(b, x, d, dt.int64))
     return x
 

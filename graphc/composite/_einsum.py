@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import string
 
-from ..ir.errors import ShapeError, ValueArgumentError
+from ..ir.errors import InvalidArgument, ShapeError
 from ..tensor import Tensor, _t
 
 
@@ -12,8 +12,9 @@ def _parse(equation: str, xs: list[Tensor]) -> tuple[list[str], str]:
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")
     if len(terms) != len(xs):
-        raise ValueArgumentError(f"einsum(): {equation!r} names {len(terms)} operands, "
-                                 f"got {len(xs)}")
+        raise InvalidArgument(f"einsum(): {equation!r} names {len(terms)} operands, got "
+                              f"{len(xs)} (more operands were provided than specified in the "
+                              f"equation, or fewer)")
     ell = ""
     if "." in eq:
         terms, rhs, ell = _ellipsis(terms, rhs, xs, equation)
@@ -31,7 +32,7 @@ def _ellipsis(terms: list[str], rhs: str, xs: list[Tensor], equation: str):
     for t, x in zip(terms, xs):
         named = t.replace("...", "", 1)
         if "." in named:
-            raise ValueArgumentError(f"einsum(): invalid ellipsis in {equation!r}")
+            raise InvalidArgument(f"einsum(): invalid ellipsis in {equation!r}")
         dims.append(x.ndim - len(named) if "..." in t else 0)
         if dims[-1] < 0:
             raise ShapeError(f"einsum(): the subscript {t!r} has more letters than the "
@@ -43,7 +44,7 @@ def _ellipsis(terms: list[str], rhs: str, xs: list[Tensor], equation: str):
 
 def _diagonal_free(term: str, x: Tensor, equation: str) -> None:
     if len(set(term)) != len(term):
-        raise ValueArgumentError(f"einsum(): repeated subscripts within one operand "
+        raise InvalidArgument(f"einsum(): repeated subscripts within one operand "
                                  f"(diagonals) are not supported: {equation!r}")
     if len(term) != x.ndim:
         raise ShapeError(f"einsum(): the subscript {term!r} has {len(term)} letters for an "
@@ -102,5 +103,5 @@ def einsum(equation: str, *operands) -> Tensor:
         term, acc = _contract(term, acc, tb, b, later)
     term, acc = _sum_out(term, acc, set(rhs))
     if sorted(term) != sorted(rhs):
-        raise ValueArgumentError(f"einsum(): output subscripts {rhs!r} do not match {equation!r}")
+        raise InvalidArgument(f"einsum(): output subscripts {rhs!r} do not match {equation!r}")
     return acc.permute([term.index(c) for c in rhs]) if rhs else acc

@@ -5,16 +5,26 @@ import math
 
 from ..ir import dtypes as dt
 from ..ir import ops as P
-from ..ir.errors import ArgumentError, DTypeError, ValueArgumentError
-from ..tensor import Tensor, _bind, _n, _t
+from ..ir.errors import ArgumentError, DTypeError, InvalidArgument, reports_as
+from ..tensor import Tensor, _bind, _float_input, _input, _n, _t
 from ._util import _float, _label
 
 
 def add(x, y, *, alpha=1) -> Tensor:
+    if alpha != 1:
+        _check_alpha(x, y, alpha, "add")
     return _t(x) + (y if alpha == 1 else _t(y) * alpha)
 
 
+def _check_alpha(x, y, alpha, op: str) -> None:
+    if isinstance(alpha, float) and _result_dtype(x, y).kind != dt.FLOAT:
+        raise InvalidArgument(f"{op}(): For integral input tensors, argument alpha must not be "
+                              f"a floating point number.")
+
+
 def sub(x, y, *, alpha=1) -> Tensor:
+    if alpha != 1:
+        _check_alpha(x, y, alpha, "sub")
     return _t(x) - (y if alpha == 1 else _t(y) * alpha)
 
 
@@ -35,8 +45,8 @@ def div(x, y, *, rounding_mode: str | None = None) -> Tensor:
             return q + ((r != 0) & ((_t(x) < 0) != (r < 0)))
         q = _t(x) / y
         return where(q < 0, ceil(q), floor(q))
-    raise ValueArgumentError(f"div(): rounding_mode must be None, 'floor' or 'trunc', "
-                             f"got {rounding_mode!r}")
+    raise InvalidArgument(f"div(): div expected rounding_mode to be one of None, 'trunc', or "
+                          f"'floor' but found {rounding_mode!r}")
 
 
 def _result_dtype(x, y) -> dt.DType:
@@ -63,8 +73,8 @@ def neg(x) -> Tensor:
 
 def _unary(op, name: str):
     def fn(x) -> Tensor:
-        return _bind(op, _t(x)._node)
-    fn.__name__ = name
+        return _bind(op, (x if type(x) is Tensor else _input(x, name))._node)
+    fn.__name__ = fn.__qualname__ = name
     return fn
 
 
@@ -74,34 +84,37 @@ sin = _unary(P.SIN, "sin")
 cos = _unary(P.COS, "cos")
 sqrt = _unary(P.SQRT, "sqrt")
 tanh = _unary(P.TANH, "tanh")
-abs = _unary(P.ABS, "abs")  # noqa: A001
 sign = _unary(P.SIGN, "sign")
 reciprocal = _unary(P.RECIPROCAL, "reciprocal")
 logical_not = _unary(P.LOGICAL_NOT, "logical_not")
 
 
+def abs(x) -> Tensor:  # noqa: A001
+    return _bind(P.ABS, _float_input(x, "abs", ints=True)._node)
+
+
 def floor(x) -> Tensor:
-    x = _t(x)
+    x = _input(x, "floor")
     return x if x.dtype.kind != dt.FLOAT else _bind(P.FLOOR, x._node)
 
 
 def ceil(x) -> Tensor:
-    x = _t(x)
+    x = _input(x, "ceil")
     return x if x.dtype.kind != dt.FLOAT else _bind(P.CEIL, x._node)
 
 
 def trunc(x) -> Tensor:
-    x = _t(x)
+    x = _input(x, "trunc")
     return x if x.dtype.kind != dt.FLOAT else where(x < 0, ceil(x), floor(x))
 
 
 def frac(x) -> Tensor:
-    return _t(x) - trunc(x)
+    return _float_input(x, "frac") - trunc(x)
 
 
 def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
     """Round half to even, like PyTorch (and numpy)."""
-    x = _t(x)
+    x = _input(x, "round")
     if x.dtype.kind != dt.FLOAT:
         return x
     if decimals:
@@ -117,7 +130,7 @@ def round(x, *, decimals: int = 0) -> Tensor:  # noqa: A001
 
 def exp2(x) -> Tensor:
     """2 ** x: one pow, exact at integers (exp(x * log 2) is off by x * ulp(log 2))."""
-    return _label(2.0 ** _float(_t(x)), "Exp2Backward0")
+    return _label(2.0 ** _float(_input(x, "exp2")), "Exp2Backward0")
 
 
 _TINY = 1e-17  # below this, expm1(x) and log1p(x) are x itself in float32 and float64
@@ -126,7 +139,7 @@ _TINY = 1e-17  # below this, expm1(x) and log1p(x) are x itself in float32 and f
 def expm1(x) -> Tensor:
     """exp(x) - 1, accurate near 0: 2t / (1 - t) with t = tanh(x/2) for |x| < 1, and x itself
     for tiny x (x/2 would lose a subnormal's last bit)."""
-    x = _float(_t(x))
+    x = _float(_input(x, "expm1"))
     small = abs(x) < 1.0
     t = tanh(where(small, x, 0.0) * 0.5)
     out = where(small, where(abs(x) < _TINY, x, t * 2.0 / (1.0 - t)), exp(x) - 1.0)
@@ -134,11 +147,11 @@ def expm1(x) -> Tensor:
 
 
 def log2(x) -> Tensor:
-    return log(x) * (1.0 / math.log(2.0))
+    return log(_input(x, "log2")) * (1.0 / math.log(2.0))
 
 
 def log10(x) -> Tensor:
-    return log(x) * (1.0 / math.log(10.0))
+    return log(_input(x, "log10")) * (1.0 / math.log(10.0))
 
 
 def log1p(x) -> Tensor:
@@ -149,7 +162,7 @@ def log1p(x) -> Tensor:
     to rounding, because the correction is added detached. Where it is not finite (u
     infinite, zero or negative) log(u) alone gives inf, -inf (x = -1) and NaN.
     """
-    x = _float(_t(x))
+    x = _float(_input(x, "log1p"))
     u = x + 1.0
     plain = log(u)
     d = u - 1.0
@@ -201,7 +214,7 @@ def erf(x) -> Tensor:
     """The error function, to about an ulp in float32 and float64. Each branch is evaluated
     at an argument clamped into its range, so the branch not taken is finite and passes no
     NaN into the gradient."""
-    x = _float(_t(x))
+    x = _float(_input(x, "erf"))
     small = abs(x) < 1.0
     xs = where(small, x, 0.0)
     below = xs * _horner(xs * xs, _ERF_TAYLOR if x.dtype is dt.float64 else _ERF_TAYLOR[:11])
@@ -235,7 +248,7 @@ def _exp_neg_square(x: Tensor) -> Tensor:
 def erfc(x) -> Tensor:
     """1 - erf(x) without its cancellation: exp(-x^2) erfcx(x) from 1 on (erfcx: the
     interpolant of erf's, then x erfcx(x) as a series in 1/x^2 beyond 6)."""
-    x = _float(_t(x))
+    x = _float(_input(x, "erfc"))
     table = _ERFC_TAIL.get(x.dtype, _ERFC_TAIL[dt.float32])
     a = clamp(x, 1.0, 6.0)
     mid = _horner((a - 3.5) * 0.4, _ERFCX.get(x.dtype, _ERFCX[dt.float32]))
@@ -246,27 +259,28 @@ def erfc(x) -> Tensor:
 
 
 def rsqrt(x) -> Tensor:
-    return _label(reciprocal(sqrt(x)), "RsqrtBackward0")
+    return _label(reciprocal(sqrt(_input(x, "rsqrt"))), "RsqrtBackward0")
 
 
 def square(x) -> Tensor:
-    return _t(x) * x
+    return _input(x, "square") * x
 
 
 def tan(x) -> Tensor:
+    x = _input(x, "tan")
     return sin(x) / cos(x)
 
 
 def sigmoid(x) -> Tensor:
     """Stable both ways: exp only ever sees -|x|, so neither branch overflows."""
-    x = _float(_t(x))
+    x = _float(_input(x, "sigmoid"))
     pos = x >= 0
     e = exp(where(pos, -x, x))
     return _label(where(pos, 1.0 / (1.0 + e), e / (1.0 + e)), "SigmoidBackward0")
 
 
 def relu(x) -> Tensor:
-    x = _t(x)
+    x = _float_input(x, "relu", ints=True)
     return _label(where(x <= 0, 0, x), "ReluBackward0")  # NaN stays NaN, as in PyTorch
 
 
@@ -282,7 +296,11 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     """PyTorch's clamp: gradient 1 inside [min, max] (bounds included), NaN passes through."""
     x = _t(x)
     if min is None and max is None:
-        raise ArgumentError("clamp(): at least one of 'min' or 'max' must not be None")
+        raise InvalidArgument("clamp(): At least one of 'min' or 'max' must not be None")
+    for bound in (min, max):
+        if not isinstance(bound, (Tensor, int, float, type(None))):
+            raise ArgumentError(f"clamp(): min and max must be numbers or tensors, not "
+                                f"{type(bound).__name__}")
     out = x
     if min is not None:
         out = where(x < min, min, out)
@@ -306,22 +324,27 @@ def where(cond, x=None, y=None) -> Tensor:
     return _label(out, "WhereBackward0")
 
 
+@reports_as("lerp")
 def lerp(start, end, weight) -> Tensor:
-    return _t(start) + (_t(end) - start) * weight
+    start, end = _float_input(start, "lerp"), _input(end, "lerp")
+    if end.dtype is not start.dtype:
+        raise DTypeError(f"lerp(): expected dtype {start.dtype.name} for `end` but got dtype "
+                         f"{end.dtype.name}")
+    return start + (end - start) * weight
 
 
 def isnan(x) -> Tensor:
-    x = _t(x)
+    x = _input(x, "isnan")
     return x != x
 
 
 def isinf(x) -> Tensor:
-    x = _t(x)
+    x = _input(x, "isinf")
     return abs(x) == math.inf if x.dtype.kind == dt.FLOAT else x != x
 
 
 def isfinite(x) -> Tensor:
-    x = _t(x)
+    x = _input(x, "isfinite")
     return (abs(x) < math.inf) if x.dtype.kind == dt.FLOAT else x == x
 
 
@@ -362,5 +385,6 @@ def logical_or(x, y) -> Tensor:
     return _bind(P.LOGICAL_OR, _n(x), _n(y))
 
 
+@reports_as("logical_xor")
 def logical_xor(x, y) -> Tensor:
     return _t(x).bool() != _t(y).bool()

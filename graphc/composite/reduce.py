@@ -9,9 +9,9 @@ import numpy as np
 from ..creation import arange
 from ..ir import dtypes as dt
 from ..ir import ops as P
-from ..ir.errors import DTypeError
+from ..ir.errors import DTypeError, InvalidArgument, ShapeError, reports_as
 from ..ir.shapes import normalize_axes, normalize_axis
-from ..tensor import Tensor, _bind, _t
+from ..tensor import Tensor, _bind, _float_input, _input, _t
 from ._util import _float, _label, _pymax
 from .elementwise import exp, isinf, isnan, log, logical_not, maximum, minimum, sqrt, where
 from .linalg import matmul
@@ -48,12 +48,14 @@ def mean(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
                   else "MeanBackward0")
 
 
+@reports_as("amax")
 def amax(x, dim=(), keepdim: bool = False) -> Tensor:
     x = _t(x)
     return _label(_bind(P.MAX, x._node, axes=_axes(x, dim, "amax"), keepdims=keepdim),
                   "AmaxBackward0")
 
 
+@reports_as("amin")
 def amin(x, dim=(), keepdim: bool = False) -> Tensor:
     x = _t(x)
     if x.dtype is dt.bool_ or (x.dtype.kind == dt.INT and not x.dtype.is_signed):
@@ -87,6 +89,10 @@ def _extreme(x, dim, keepdim: bool, reduce, pairwise, name: str):
     if isinstance(dim, Tensor):
         return pairwise(x, dim)
     if dim is None:
+        if x.numel() == 0:
+            raise ShapeError(f"{name.lower()}(): Expected reduction dim to be specified for "
+                             f"input.numel() == 0. Specify the reduction dim with the 'dim' "
+                             f"argument.")
         return _label(reduce(x), f"{name}Backward1")
     d = normalize_axis(dim, x.ndim, name.lower())
     index = _index_of(x.detach(), reduce(x.detach(), d, True), d, True)
@@ -99,28 +105,34 @@ def _extreme(x, dim, keepdim: bool, reduce, pairwise, name: str):
     return _RETURN_TYPES[name](_label(values, f"{name}Backward0"), index)
 
 
+@reports_as("max")
 def max(x, dim=None, keepdim: bool = False):  # noqa: A001
     """max(x) -> scalar; max(x, dim) -> (values, indices); max(x, other) -> maximum."""
     return _extreme(x, dim, keepdim, amax, maximum, "Max")
 
 
+@reports_as("min")
 def min(x, dim=None, keepdim: bool = False):  # noqa: A001
     """min(x) -> scalar; min(x, dim) -> (values, indices); min(x, other) -> minimum."""
     return _extreme(x, dim, keepdim, amin, minimum, "Min")
 
 
 def _arg(x, dim, keepdim: bool, reduce, name: str) -> Tensor:
-    x = _t(x).detach()
+    x = _input(x, name).detach()
+    if x.dtype is dt.bool_:
+        raise DTypeError(f"{name}(): does not support bool input")
     if dim is None:
         return _arg(x.reshape(-1), 0, False, reduce, name)
     d = normalize_axis(dim, x.ndim, name)
     return _index_of(x, reduce(x, d, True), d, keepdim)
 
 
+@reports_as("argmax")
 def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
     return _arg(x, dim, keepdim, amax, "argmax")
 
 
+@reports_as("argmin")
 def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
     return _arg(x, dim, keepdim, amin, "argmin")
 
@@ -150,10 +162,12 @@ def prod(x, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     return _label(y.unsqueeze(d) if keepdim else y, "ProdBackward1")
 
 
+@reports_as("var")
 def var(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     x = _t(x)
     if x.dtype.kind != dt.FLOAT:
-        raise DTypeError(f"var(): input dtype should be floating point, got {x.dtype.name}")
+        raise DTypeError(f"var(): std and var only support floating point and complex dtypes, "
+                         f"got {x.dtype.name}")
     if isinstance(dim, bool):  # var(x, False): the old positional `unbiased`
         dim, unbiased = None, dim
     if correction is None:
@@ -167,6 +181,7 @@ def var(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -
     return _label(s / _pymax(n - correction, 0), "VarBackward0")
 
 
+@reports_as("std")
 def std(x, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     v = var(x, dim, unbiased, keepdim, correction=correction)
     # zero gradient where the deviation is 0 (PyTorch's std_backward), not 0 * inf
@@ -203,6 +218,7 @@ def _finite_max(x: Tensor, dim) -> Tensor:
     return m
 
 
+@reports_as("logsumexp")
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     x = _float(_t(x))
     m = _finite_max(x, dim)
@@ -212,26 +228,30 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     return _label(out, "LogsumexpBackward0")
 
 
+@reports_as("softmax")
 def softmax(x, dim: int, dtype=None) -> Tensor:
-    x = _float(_t(x) if dtype is None else _t(x).type(dtype))
+    x = _float_input(_t(x) if dtype is None else _t(x).type(dtype), "softmax")
     e = exp(x - _shift(x, dim))  # the shift cancels: no gradient
     return _label(e / sum(e, dim, keepdim=True), "SoftmaxBackward0")
 
 
+@reports_as("log_softmax")
 def log_softmax(x, dim: int, dtype=None) -> Tensor:
     # (x - m) - log(sum(exp(x - m))): one op fewer than x - logsumexp(x), and nearer to
     # PyTorch's numbers (the same order of operations as its CPU kernel)
-    x = _float(_t(x) if dtype is None else _t(x).type(dtype))
+    x = _float_input(_t(x) if dtype is None else _t(x).type(dtype), "log_softmax")
     z = x - _finite_max(x, dim)
     return _label(z - log(sum(exp(z), dim, keepdim=True)), "LogSoftmaxBackward0")
 
 
+@reports_as("all")
 def all(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     x = _t(x)
     falses = sum(logical_not(x.bool()), dim, keepdim)
     return falses == 0
 
 
+@reports_as("any")
 def any(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     x = _t(x)
     return sum(x.bool(), dim, keepdim) > 0
@@ -241,9 +261,13 @@ def count_nonzero(x, dim=None) -> Tensor:
     return sum(_t(x) != 0, dim)
 
 
+@reports_as("norm")
 def norm(x, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """Vector p-norms over ``dim`` (all elements by default); 'fro' is the 2-norm."""
-    x = _float(_t(x) if dtype is None else _t(x).type(dtype))
+    x = _float_input(_t(x) if dtype is None else _t(x).type(dtype), "norm")
+    if not (p in ("fro", "inf", "-inf") or isinstance(p, (int, float)) and
+            not isinstance(p, bool)):
+        raise InvalidArgument(f"norm(): Order {p} not supported.")
     if p in ("fro", 2, 2.0):
         s = sum(x * x, dim, keepdim)
         positive = s > 0  # zero gradient at 0, as PyTorch, not 0 * inf

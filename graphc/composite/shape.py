@@ -8,22 +8,30 @@ import numpy as np
 from ..creation import arange, tensor
 from ..ir import dtypes as dt
 from ..ir import ops as P
-from ..ir.errors import ArgumentError, DTypeError, ShapeError, ValueArgumentError
-from ..ir.shapes import broadcast_shapes, infer_reshape, normalize_axes, normalize_axis
-from ..tensor import Tensor, _bind, _t, _view
+from ..ir.errors import (
+    ArgumentError,
+    DTypeError,
+    IndexOutOfRange,
+    InvalidArgument,
+    ShapeError,
+    ValueArgumentError,
+    reports_as,
+)
+from ..ir.shapes import broadcast_shapes, infer_reshape, int_arg, normalize_axes, normalize_axis
+from ..tensor import Tensor, _bind, _input, _t, _view
 from ._util import _label, _pymax, _pymin, _pysum
 from .elementwise import clamp, where
 
 
-def _shape_args(shape) -> tuple:
+def _shape_args(shape, op: str) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    return tuple(int_arg(s, op, "size", "tuple of ints") for s in shape)
 
 
-def reshape(x, *shape) -> Tensor:
+def reshape(x, *shape, op: str = "reshape") -> Tensor:
     x = _t(x)
-    new = infer_reshape(x.shape, _shape_args(shape), "reshape")
+    new = infer_reshape(x.shape, _shape_args(shape, op), op)
     if new == x.shape:
         return _alias(x)
     return _view(x, _bind(P.RESHAPE, x._node, shape=new)._node,
@@ -39,7 +47,7 @@ def view(x, *shape) -> Tensor:
     x = _t(x)
     if len(shape) == 1 and isinstance(shape[0], dt.DType):
         raise ArgumentError("view(dtype) is not supported; use .type(dtype)")
-    out = reshape(x, *shape)
+    out = reshape(x, *shape, op="view")
     v = x._node.value
     if v is not None and out._node.vbox is not x._node.vbox and v.size:
         raise ShapeError(f"view(): view size {list(out.shape)} is not compatible with input "
@@ -58,11 +66,14 @@ def reshape_as(x, other) -> Tensor:
 
 def permute(x, *dims) -> Tensor:
     x = _t(x)
-    dims = _shape_args(dims)
+    dims = _shape_args(dims, "permute")
     if len(dims) != x.ndim:
-        raise ShapeError(f"permute(): number of dims don't match in permute: {list(dims)} for "
-                         f"a {x.ndim}-D tensor")
+        raise ShapeError(f"permute(): number of dimensions in the tensor input does not match "
+                         f"the length of the desired ordering of dimensions i.e. input.dim() = "
+                         f"{x.ndim} is not equal to len(dims) = {len(dims)}")
     perm = tuple(normalize_axis(d, x.ndim, "permute") for d in dims)
+    if len(set(perm)) != len(perm):
+        raise ShapeError(f"permute(): duplicate dims are not allowed, got {list(dims)}")
     if perm == tuple(range(x.ndim)):
         return _alias(x)
     return _view(x, _bind(P.PERMUTE, x._node, perm=perm)._node, lambda b: b.permute(perm))
@@ -109,7 +120,7 @@ def squeeze(x, dim=None) -> Tensor:
 
 
 def unsqueeze(x, dim: int) -> Tensor:
-    x = _t(x)
+    x = _input(x, "unsqueeze")
     d = normalize_axis(dim, x.ndim + 1, "unsqueeze")
     new = x.shape[:d] + (1,) + x.shape[d:]
     return _label(reshape(x, new), "UnsqueezeBackward0")
@@ -138,11 +149,15 @@ def unflatten(x, dim: int, sizes) -> Tensor:
 
 def expand(x, *sizes) -> Tensor:
     x = _t(x)
-    sizes = _shape_args(sizes)
+    sizes = _shape_args(sizes, "expand")
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise ShapeError(f"expand(): the number of sizes provided ({len(sizes)}) must be greater "
                          f"or equal to the number of dimensions in the tensor ({x.ndim})")
+    for i, s in enumerate(sizes):
+        if s < -1 or s == -1 and i < lead:
+            raise ShapeError(f"expand(): The expanded size of the tensor ({s}) isn't allowed "
+                             f"(sizes {list(sizes)} for a tensor of shape {list(x.shape)})")
     shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
     if shape == x.shape:
         return _alias(x)
@@ -165,10 +180,14 @@ def broadcast_tensors(*tensors) -> tuple[Tensor, ...]:
 
 def repeat(x, *sizes) -> Tensor:
     x = _t(x)
-    sizes = _shape_args(sizes)
+    sizes = _shape_args(sizes, "repeat")
     if len(sizes) < x.ndim:
         raise ShapeError("repeat(): number of dimensions of repeat dims can not be smaller than "
                          "number of dimensions of tensor")
+    if _pymin(sizes, default=0) < 0:
+        shape = [r * s for r, s in zip(sizes, (1,) * (len(sizes) - x.ndim) + x.shape)]
+        raise ShapeError(f"repeat(): Trying to create tensor with negative dimension "
+                         f"{_pymin(shape)}: {shape} (repeats {list(sizes)})")
     x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
     inter = []
     for s in x.shape:
@@ -187,8 +206,15 @@ def tile(x, dims) -> Tensor:
     return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
 
 
+def _tensor_list(tensors, op: str) -> list[Tensor]:
+    if not isinstance(tensors, (list, tuple)):
+        raise ArgumentError(f"{op}(): argument 'tensors' (position 1) must be tuple of Tensors, "
+                            f"not {type(tensors).__name__}")
+    return [_t(x) for x in tensors]
+
+
 def cat(tensors: Sequence, dim: int = 0) -> Tensor:
-    ts = [_t(x) for x in tensors]
+    ts = _tensor_list(tensors, "cat")
     if not ts:
         raise ValueArgumentError("cat(): expected a non-empty list of Tensors")  # as PyTorch
     # PyTorch skips legacy empty 1-D tensors of shape (0,)
@@ -203,7 +229,7 @@ concat = concatenate = cat
 
 
 def stack(tensors: Sequence, dim: int = 0) -> Tensor:
-    ts = [_t(x) for x in tensors]
+    ts = _tensor_list(tensors, "stack")
     if not ts:
         raise ShapeError("stack(): expects a non-empty TensorList")
     for x in ts[1:]:
@@ -226,10 +252,17 @@ def vstack(tensors) -> Tensor:
 def narrow(x, dim: int, start: int, length: int) -> Tensor:
     x = _t(x)
     d = normalize_axis(dim, x.ndim, "narrow")
-    start = start + x.shape[d] if start < 0 else start
-    if not 0 <= start <= start + length <= x.shape[d]:
+    size = x.shape[d]
+    start, length = int_arg(start, "narrow", "start"), int_arg(length, "narrow", "length")
+    if not -size <= start <= size:
+        raise IndexOutOfRange(f"narrow(): start out of range (expected to be in range of "
+                              f"[{-size}, {size}], but got {start})")
+    start = start + size if start < 0 else start
+    if length < 0:
+        raise ShapeError(f"narrow(): length must be non-negative, got {length}")
+    if start + length > size:
         raise ShapeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size "
-                         f"({x.shape[d]})")
+                         f"({size}).")
     idx = (slice(None),) * d + (slice(start, start + length),)
     return x[idx]
 
@@ -238,13 +271,17 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     x = _t(x)
     d = normalize_axis(dim, x.ndim, "split")
     n = x.shape[d]
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
+    if not isinstance(split_size_or_sections, (tuple, list)):
+        step = int_arg(split_size_or_sections, "split", "split_size")
         if step <= 0 and n:
             raise ShapeError(f"split(): split_size must be positive, got {step}")
         sizes = [_pymin(step, n - i) for i in range(0, n, step)] if n else [0]
     else:
-        sizes = list(split_size_or_sections)
+        sizes = [int_arg(s, "split_with_sizes", "split_sizes", "tuple of ints")
+                 for s in split_size_or_sections]
+        if _pymin(sizes, default=0) < 0:
+            raise ShapeError(f"split_with_sizes(): expects split_sizes have only non-negative "
+                             f"entries, but got split_sizes={sizes}")
         if _pysum(sizes) != n:
             raise ShapeError(f"split_with_sizes(): expects split_sizes to sum exactly to {n} "
                              f"(input tensor's size at dimension {d}), but got {sizes}")
@@ -257,8 +294,10 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
 
 def chunk(x, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     x = _t(x)
+    chunks = int_arg(chunks, "chunk", "chunks")
     if chunks <= 0:
-        raise ValueArgumentError(f"chunk(): chunks must be greater than 0, got {chunks}")
+        raise InvalidArgument(f"chunk(): chunk expects `chunks` to be greater than 0, got: "
+                              f"{chunks}")
     n = x.shape[normalize_axis(dim, x.ndim, "chunk")]
     return split(x, _pymax(1, -(-n // chunks)), dim)
 
@@ -278,6 +317,8 @@ def diagonal(x, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal of dims (dim1, dim2), as a new last dim (a gather, not a view)."""
     x = _t(x)
     a, b = normalize_axis(dim1, x.ndim, "diagonal"), normalize_axis(dim2, x.ndim, "diagonal")
+    if a == b:
+        raise ShapeError(f"diagonal(): diagonal dimensions cannot be identical {dim1}, {dim2}")
     y = permute(x, [i for i in range(x.ndim) if i not in (a, b)] + [a, b])
     r, c = y.shape[-2], y.shape[-1]
     n = max(0, min(r, c - offset) if offset >= 0 else min(r + offset, c))
@@ -309,14 +350,24 @@ def zeros_like_shape(x: Tensor, n: int) -> Tensor:
 
 
 def trace(x) -> Tensor:
-    x = _t(x)
+    x = _input(x, "trace")
     if x.ndim != 2:
-        raise ShapeError(f"trace(): expected a matrix, got {x.ndim}-D")
+        raise ShapeError(f"trace(): expected a matrix, but got tensor with dim {x.ndim}")
+    if x.dtype is dt.bool_:
+        raise DTypeError("trace(): \"trace\" not implemented for 'Bool'")
     return diagonal(x).sum()
 
 
+def _matrices(x, op: str) -> Tensor:
+    x = _input(x, op)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}(): {op}: input tensor must have at least 2 dimensions, got "
+                         f"{list(x.shape)}")
+    return x
+
+
 def tril(x, diagonal: int = 0) -> Tensor:
-    x = _t(x)
+    x = _matrices(x, "tril")
     r, c = x.shape[-2], x.shape[-1]
     keep = arange(r, device=x.device).reshape(r, 1) + diagonal >= \
         arange(c, device=x.device).reshape(1, c)
@@ -324,7 +375,7 @@ def tril(x, diagonal: int = 0) -> Tensor:
 
 
 def triu(x, diagonal: int = 0) -> Tensor:
-    x = _t(x)
+    x = _matrices(x, "triu")
     r, c = x.shape[-2], x.shape[-1]
     keep = arange(r, device=x.device).reshape(r, 1) + diagonal <= \
         arange(c, device=x.device).reshape(1, c)
@@ -349,9 +400,17 @@ def _check_index(index: Tensor, op: str) -> Tensor:
 
 
 def gather(x, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
-    x, index = _t(x), _check_index(_t(index), "gather")
-    d = normalize_axis(dim, x.ndim, "gather")
-    return _bind(P.GATHER, x._node, index._node, axis=d)
+    return gather_as("gather", x, dim, index)
+
+
+def gather_as(op: str, x, dim: int, index) -> Tensor:
+    """``gather`` inside op ``op``: an index out of range names ``op``, eagerly and from
+    compiled kernels."""
+    x, index = _t(x), _check_index(_t(index), op)
+    d = normalize_axis(dim, x.ndim, op)
+    if op == "gather":
+        return _bind(P.GATHER, x._node, index._node, axis=d)
+    return _bind(P.GATHER, x._node, index._node, axis=d, user_op=op)
 
 
 def scatter_add(x, dim: int, index, src) -> Tensor:
@@ -365,19 +424,24 @@ def scatter_add_(x: Tensor, dim: int, index, src) -> Tensor:
 
 
 def index_select(x, dim: int, index) -> Tensor:
-    x, index = _t(x), _check_index(_t(index), "index_select")
+    return index_select_as("index_select", x, dim, index)
+
+
+def index_select_as(op: str, x, dim: int, index) -> Tensor:
+    """``index_select`` inside op ``op``, whose errors name it."""
+    x, index = _t(x), _check_index(_t(index), op)
     if index.ndim > 1:
-        raise ShapeError(f"index_select(): Index is supposed to be a vector, got "
-                         f"{list(index.shape)}")
-    d = normalize_axis(dim, x.ndim, "index_select")
+        raise IndexOutOfRange(f"{op}(): Index is supposed to be a vector, got "
+                              f"{list(index.shape)}")
+    d = normalize_axis(dim, x.ndim, op)
     if x.ndim == 0:
-        return gather(x.reshape(1), 0, index.reshape(-1)).reshape(())
+        return gather_as(op, x.reshape(1), 0, index.reshape(-1)).reshape(())
     shape = [1] * x.ndim
     shape[d] = index.numel()
     target = list(x.shape)
     target[d] = index.numel()
     idx = expand(reshape(index, shape), target)
-    return gather(x, d, idx)
+    return gather_as(op, x, d, idx)
 
 
 def take(x, index) -> Tensor:
@@ -385,6 +449,7 @@ def take(x, index) -> Tensor:
     return gather(x.reshape(-1), 0, index.reshape(-1)).reshape(index.shape)
 
 
+@reports_as("masked_fill")
 def masked_fill(x, mask, value) -> Tensor:
     x, mask = _t(x), _t(mask)
     if mask.dtype is not dt.bool_:
@@ -416,6 +481,7 @@ def clamp_(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
 
 def one_hot(x, num_classes: int = -1) -> Tensor:
     x = _t(x)
+    num_classes = int_arg(num_classes, "one_hot", "num_classes")
     if x.dtype is not dt.int64:
         raise DTypeError(f"one_hot is only applicable to index tensor of type int64, got "
                          f"{x.dtype.name}")

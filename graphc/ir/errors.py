@@ -5,7 +5,9 @@ Each subclasses the builtin that PyTorch raises in the same situation, so
 """
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -35,6 +37,24 @@ def loc_line(loc: tuple) -> tuple[str, int]:
         if start <= pos < end and line is not None:
             return where.co_filename, line
     return where.co_filename, where.co_firstlineno
+
+
+def called_op() -> str:
+    """The graphc function or operator the user called (the outermost frame inside the
+    package), for messages raised deep inside it: ``mul`` for ``x * "a"``."""
+    f, name = sys._getframe(1), "op"
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        code = f.f_code.co_name
+        if code.isidentifier() and (not code.startswith("_") or code.startswith("__")):
+            name = code
+        f = f.f_back
+    name = name.strip("_")
+    return _DUNDERS.get(name, name)
+
+
+_DUNDERS = {"truediv": "div", "rtruediv": "div", "radd": "add", "rsub": "sub", "rmul": "mul",
+            "rpow": "pow", "floordiv": "floor_divide", "mod": "remainder", "getitem": "indexing",
+            "setitem": "indexing", "init": "device"}
 
 
 def format_loc(loc: tuple | None, full: bool = False) -> str:
@@ -84,6 +104,16 @@ class DomainError(GraphcError, RuntimeError):
     or NaN probability, a distribution that sums to zero)."""
 
 
+class InvalidArgument(GraphcError, RuntimeError):
+    """An argument value outside what the op takes (bad padding, kernel geometry, a rounding
+    mode, an empty list), where PyTorch raises RuntimeError."""
+
+
+class OutOfMemory(GraphcError, RuntimeError, MemoryError):
+    """A tensor too large to allocate: PyTorch raises RuntimeError ("tried to allocate N
+    bytes"); it is a MemoryError too, so either ``except`` catches it."""
+
+
 class DivisionByZero(GraphcError, RuntimeError, ZeroDivisionError):
     """Integer division or remainder by zero: PyTorch raises RuntimeError('ZeroDivisionError');
     it is a ZeroDivisionError too, so either ``except`` catches it."""
@@ -99,6 +129,46 @@ class TraceError(GraphcError, RuntimeError):
 
 class VerifyError(RuntimeError):
     """A malformed graph: always a bug in graphc or in a pass."""
+
+
+_OP_PREFIX = re.compile(r"[\w.]+\(\): ")
+
+
+def reports_as(name: str):
+    """Decorator for a public op written with other ops: a graphc error raised inside it
+    names ``name``, the op the user called (as PyTorch's messages do), instead of the inner
+    op: "sub(): ..." from l1_loss becomes "l1_loss(): ...". Messages that name it already,
+    and other exceptions, pass unchanged."""
+    named = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def op(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except GraphcError as e:
+                rename(e, name, named)
+                raise
+        return op
+    return decorate
+
+
+def rename(e: BaseException, name: str, named: re.Pattern | None = None) -> None:
+    """Make the message of ``e`` name op ``name``: its "op(): " prefix replaced, or one added."""
+    if not e.args or not isinstance(e.args[0], str):
+        return
+    msg = e.args[0]
+    if (named or re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")).search(msg):
+        return
+    prefix = _OP_PREFIX.match(msg)
+    e.args = (f"{name}(): {msg[prefix.end() if prefix else 0:]}",) + e.args[1:]
+
+
+def annotate(e: BaseException, note: str) -> None:
+    """Add ``note`` to the message of ``e``, before the user's line that ends it."""
+    if e.args and isinstance(e.args[0], str):
+        msg, at, loc = e.args[0].partition("\n  at ")
+        e.args = (f"{msg} {note}{at}{loc}",) + e.args[1:]
 
 
 def describe(x) -> str:

@@ -23,13 +23,14 @@ from .core import EMPTY, Node, Op, register
 from .errors import (
     ArgumentError,
     DivisionByZero,
+    DomainError,
     DTypeError,
     IndexOutOfRange,
     IndexValueError,
     ShapeError,
     describe,
 )
-from .shapes import broadcast_shapes, numel, reduced_shape
+from .shapes import broadcast_shapes, check_allocation, numel, reduced_shape
 
 
 def _shape(x) -> tuple:
@@ -82,6 +83,8 @@ SQRT = _unary("sqrt", np.sqrt, lambda n, g, need: (DIV(g, MUL(n, 2.0)),))
 TANH = _unary("tanh", np.tanh, lambda n, g, need: (MUL(g, SUB(1.0, MUL(n, n))),))
 ABS = _unary("abs", np.abs, lambda n, g, need: (MUL(g, SIGN(n.inputs[0])),), kind="same")
 def _sign_impl(x):
+    if x.dtype.kind == "b":  # numpy has no bool sign; PyTorch's is the identity
+        return x.copy()
     s = np.sign(x)
     if x.dtype.kind != "f":
         return s
@@ -291,31 +294,46 @@ REMAINDER = _binary("remainder", _remainder_impl, _remainder_vjp,
 
 
 # ---------------------------------------------------------------- check_range
+# The identity on values in range, which raises for any other: integers in [low, high)
+# (IndexValueError, "<what> must be in [low, high), got <value>": one_hot's classes, traced
+# indices), floats in [low, high] (DomainError, "<what> must be in [low, high]", NaN too:
+# binary_cross_entropy's probabilities), eagerly and from compiled kernels.
 
 def _check_range_infer(inputs, attrs):
     (x,) = inputs
     x = _need_node("check_range", x)
-    if x.dtype.kind != dt.INT:
-        raise DTypeError(f"check_range(): expected an integer tensor, got {describe(x)}")
+    if x.dtype.kind == dt.BOOL:
+        raise DTypeError(f"check_range(): expected a number tensor, got {describe(x)}")
     return x.shape, x.dtype
 
 
-def _range_message(attrs: dict, value: int) -> str:
-    return f"{attrs['what']} must be in [{attrs['low']}, {attrs['high']}), got {value}"
+def _range_failure(attrs: dict, dtype, value) -> tuple:
+    """The error and message: ``what`` with the range, or ``what`` itself where it holds a
+    "{value}" placeholder (traced indexing: "index {value} is out of bounds for ...")."""
+    what = attrs["what"]
+    if dtype.kind == dt.FLOAT:
+        return DomainError, f"{what} must be in [{attrs['low']}, {attrs['high']}]"
+    if "{value}" in what:
+        return IndexValueError, what.replace("{value}", str(value))
+    return IndexValueError, f"{what} must be in [{attrs['low']}, {attrs['high']}), got {value}"
 
 
 def _check_range_impl(attrs, x):
     if x.size:
         lo, hi = x.min(), x.max()
-        if lo < attrs["low"] or hi >= attrs["high"]:
-            raise IndexValueError(_range_message(attrs, int(lo if lo < attrs["low"] else hi)))
+        if x.dtype.kind == "f":
+            if not (lo >= attrs["low"] and hi <= attrs["high"]):  # NaN fails too
+                error, message = _range_failure(attrs, dt.from_numpy(x.dtype), None)
+                raise error(message)
+        elif lo < attrs["low"] or hi >= attrs["high"]:
+            raise IndexValueError(_range_failure(attrs, dt.int64, int(
+                lo if lo < attrs["low"] else hi))[1])
     return x.view()
 
 
-# The identity on integers in [low, high); any other value raises IndexValueError with the
-# message "<what> must be in [low, high), got <value>" (one_hot's classes, for one).
-CHECK_RANGE = register(Op("check_range", _check_range_infer, _check_range_impl, None,
-                          failure=lambda n, v: (IndexValueError, _range_message(n.attrs, v))))
+CHECK_RANGE = register(Op("check_range", _check_range_infer, _check_range_impl,
+                          lambda n, g, need: (g,),
+                          failure=lambda n, v: _range_failure(n.attrs, n.dtype, v)))
 
 
 # ---------------------------------------------------------------- where
@@ -405,8 +423,12 @@ def _reduce_infer(name: str):
                 raise IndexOutOfRange(f"{name}(): axes {axes} out of range for {describe(x)}")
         if not shape:
             axes = ()  # dim 0 or -1 of a 0-d tensor
-        elif name == "max" and any(shape[a] == 0 for a in axes):
-            raise ShapeError(f"max(): cannot reduce over a zero-size dimension of {describe(x)}")
+        elif name == "max":
+            for a in axes:
+                if shape[a] == 0:
+                    raise IndexOutOfRange(f"max(): Expected reduction dim {a} to have non-zero "
+                                          f"size (a reduction over an empty dim of "
+                                          f"{describe(x)})")
         d = x.dtype
         if name == "sum" and d.kind != dt.FLOAT:
             d = dt.int64
@@ -665,7 +687,8 @@ def indexed_size(node: Node) -> int:
 
 
 def _index_failure(node: Node, value: int) -> tuple:
-    return IndexValueError, _index_message(node.op.name, value, indexed_size(node))
+    return IndexValueError, _index_message(node.attrs.get("user_op", node.op.name), value,
+                                           indexed_size(node))
 
 
 def _gather_infer(inputs, attrs):
@@ -681,11 +704,11 @@ def _gather_infer(inputs, attrs):
 
 
 def _gather_impl(attrs, x, index):
-    axis = attrs["axis"]
+    axis, name = attrs["axis"], attrs.get("user_op", "gather")
     if x.ndim == 0:
-        _check_index_values("gather", index, 1)
+        _check_index_values(name, index, 1)
         return x.copy()
-    _check_index_values("gather", index, x.shape[axis])
+    _check_index_values(name, index, x.shape[axis])
     return x[_index_grid(index, axis)]
 
 
@@ -694,6 +717,8 @@ def _gather_vjp(n, g, need):
     return (SCATTER_ADD(_zeros_like(x), index, g, axis=n.attrs["axis"]), None)
 
 
+# attrs: axis; user_op (optional), the op the user called (index_select, embedding,
+# nll_loss, ...), which an index out of range names, eagerly and from compiled kernels
 GATHER = register(Op("gather", _gather_infer, _gather_impl, _gather_vjp,
                      failure=_index_failure))
 
@@ -858,9 +883,11 @@ def _arange_infer(inputs, attrs):
     if not all(math.isfinite(v) for v in (start, stop, step)):
         raise ShapeError(f"arange(): unsupported range {start} -> {stop} with step {step}")
     if (stop - start) * step < 0:
-        raise ShapeError(f"arange(): upper bound and larger bound inconsistent with step sign "
+        raise ShapeError(f"arange(): upper bound and lower bound inconsistent with step sign "
                          f"({start}, {stop}, {step})")
-    return (max(0, math.ceil((stop - start) / step)),), attrs["dtype"]
+    shape = (max(0, math.ceil((stop - start) / step)),)
+    check_allocation("arange", shape, attrs["dtype"])
+    return shape, attrs["dtype"]
 
 
 def _arange_impl(attrs, *unused):

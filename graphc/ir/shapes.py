@@ -1,7 +1,9 @@
 """Shapes: broadcasting and axis normalization (PyTorch's and numpy's rules)."""
 from __future__ import annotations
 
-from .errors import IndexOutOfRange, ShapeError
+import os
+
+from .errors import ArgumentError, IndexOutOfRange, OutOfMemory, ShapeError
 
 Shape = tuple[int, ...]
 
@@ -43,6 +45,8 @@ def broadcast_shapes(*shapes: Shape, op: str = "broadcast") -> Shape:
 
 def normalize_axis(axis: int, ndim: int, op: str = "op") -> int:
     """A non-negative axis; IndexError like PyTorch's 'Dimension out of range'."""
+    if type(axis) is not int:
+        axis = _int_dim(axis, op)
     n = max(ndim, 1)
     if not -n <= axis < n:
         raise IndexOutOfRange(
@@ -52,13 +56,27 @@ def normalize_axis(axis: int, ndim: int, op: str = "op") -> int:
     return axis + n if axis < 0 else axis
 
 
+def _int_dim(axis, op: str) -> int:
+    return int_arg(axis, op, "dim", "int or tuple of ints")
+
+
+def int_arg(value, op: str, name: str, expected: str = "int") -> int:
+    """``value`` as an int (numpy integers and 0-d integer tensors count); TypeError like
+    PyTorch's argument parser for anything else (a float would pass range checks and
+    slice or round silently)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ArgumentError(f"{op}(): argument '{name}' must be {expected}, not "
+                            f"{type(value).__name__}")
+    return value.__index__()
+
+
 def normalize_axes(axes, ndim: int, op: str = "op") -> tuple[int, ...]:
     """Sorted unique non-negative axes; ``None`` means all axes."""
     if axes is None:
         return tuple(range(ndim))
-    if isinstance(axes, int):
+    if not isinstance(axes, (tuple, list)):
         axes = (axes,)
-    out = sorted({normalize_axis(int(a), ndim, op) for a in axes})
+    out = sorted({normalize_axis(a, ndim, op) for a in axes})
     if len(out) != len(tuple(axes)):
         raise ShapeError(f"{op}(): dim {tuple(axes)} appears multiple times in the list of dims")
     return tuple(out)
@@ -105,3 +123,28 @@ def sum_axes_to(shape: Shape, target: Shape) -> tuple[tuple[int, ...], int]:
         lead + i for i, d in enumerate(target) if d == 1 and shape[lead + i] != 1
     )
     return axes, lead
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: no limit known
+        return None
+
+
+PHYSICAL_MEMORY = _physical_memory()
+
+
+def out_of_memory(op: str, shape: Shape, dtype, nbytes: int | None = None) -> OutOfMemory:
+    """The error for a tensor that cannot be allocated, in PyTorch's words."""
+    nbytes = numel(shape) * dtype.itemsize if nbytes is None else nbytes
+    have = f" (this machine has {PHYSICAL_MEMORY} bytes)" if PHYSICAL_MEMORY else ""
+    return OutOfMemory(f"{op}(): can't allocate memory: you tried to allocate {nbytes} bytes "
+                       f"for a {dtype.name} tensor of shape {list(shape)}{have}")
+
+
+def check_allocation(op: str, shape: Shape, dtype) -> None:
+    """Raise OutOfMemory for a tensor larger than this machine's memory, before anything
+    tries to allocate it (numpy would fail too, or worse, succeed lazily and swap)."""
+    if PHYSICAL_MEMORY and numel(shape) * dtype.itemsize > PHYSICAL_MEMORY:
+        raise out_of_memory(op, shape, dtype)

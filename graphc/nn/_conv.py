@@ -17,8 +17,9 @@ from ..creation import tensor
 from ..ir import dtypes as dt
 from ..ir import ops as P
 from ..ir.core import _state
-from ..ir.errors import ShapeError
-from ..tensor import Tensor, _bind, _t
+from ..ir.errors import ShapeError, reports_as
+from ..ir.shapes import int_arg
+from ..tensor import Tensor, _bind, _float_input, _t
 from ._errors import InvalidArgument
 
 __all__ = ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
@@ -28,11 +29,15 @@ __all__ = ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_po
 def _pair(v, name: str, op: str) -> tuple[int, int]:
     if isinstance(v, (tuple, list)):
         if len(v) == 1:
-            return int(v[0]), int(v[0])
+            return _int(v[0], name, op), _int(v[0], name, op)
         if len(v) != 2:
             raise InvalidArgument(f"{op}(): {name} must be an int or a pair of ints, got {v}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+        return _int(v[0], name, op), _int(v[1], name, op)
+    return _int(v, name, op), _int(v, name, op)
+
+
+def _int(v, name: str, op: str) -> int:
+    return int_arg(v, op, name, "int or tuple of ints")
 
 
 def _batched(x: Tensor, op: str) -> tuple[Tensor, bool]:
@@ -109,11 +114,12 @@ def _conv_padding(padding, kernel: tuple, stride: tuple, dilation: tuple) -> tup
     return (ph, ph), (pw, pw)
 
 
+@reports_as("conv2d")
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation, as PyTorch) of (N, C, H, W) or (C, H, W) input
     with (out_channels, C / groups, kH, kW) weight: im2col and one matmul."""
-    x, w = _t(input), _t(weight)
+    x, w = _float_input(input, "conv2d", ints=True), _t(weight)
     x, unbatched = _batched(x, "conv2d")
     if w.ndim != 4:
         raise ShapeError(f"conv2d(): weight should be 4-D (out_channels, in_channels/groups, kH, "
@@ -154,14 +160,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _label(out.squeeze(0) if unbatched else out, "ConvolutionBackward0")
 
 
+@reports_as("conv1d")
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """1-D convolution of (N, C, L) or (C, L) input: conv2d over a height of 1."""
-    x, w = _t(input), _t(weight)
+    x, w = _float_input(input, "conv1d", ints=True), _t(weight)
     if x.ndim not in (2, 3) or w.ndim != 3:
-        raise ShapeError(f"conv1d(): Expected 2D (unbatched) or 3D (batched) input and a 3-D "
-                         f"weight, got input of size {list(x.shape)} and weight of size "
-                         f"{list(w.shape)}")
+        raise ShapeError(f"conv1d(): Expected 2D (unbatched) or 3D (batched) input to conv1d, "
+                         f"but got input of size: {list(x.shape)} (and a weight of size "
+                         f"{list(w.shape)}; a 3-D one expected)")
     one = _first(stride), _first(dilation)
     pad = padding if isinstance(padding, str) else (0, _first(padding))
     out = conv2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, (1, one[0]), pad, (1, one[1]), groups)
@@ -205,11 +212,12 @@ def _pool_widths(hw: tuple, k, s, p, d, out) -> tuple:
                  for n, o, si, di, ki, pi in zip(hw, out, s, d, k, p))
 
 
+@reports_as("max_pool2d")
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """Max over each window; the gradient goes to the first maximum, as PyTorch's.
     ``return_indices`` gives flat positions in each (H, W) plane (for max_unpool2d)."""
-    x = _t(input)
+    x = _float_input(input, "max_pool2d", ints=True)
     x, unbatched = _batched(x, "max_pool2d")
     k, s, p, d, out = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode,
                                      "max_pool2d")
@@ -228,11 +236,12 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     return res
 
 
+@reports_as("avg_pool2d")
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over each window; the divisor follows PyTorch's (padding counts unless
     ``count_include_pad=False``; windows that ceil_mode adds past the padding do not)."""
-    x = _t(input)
+    x = _float_input(input, "avg_pool2d", ints=True)
     x, unbatched = _batched(x, "avg_pool2d")
     k, s, p, d, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode,
                                      "avg_pool2d")
@@ -258,24 +267,36 @@ def _avg_divisors(n: int, out: int, k: int, s: int, p: int, count_pad: bool) -> 
     return np.minimum(end, n) - np.maximum(start, 0)
 
 
+@reports_as("max_pool1d")
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """max_pool2d over a height of 1 of (N, C, L) or (C, L) input."""
     st = None if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
         (1, _first(stride))
-    res = max_pool2d(_t(input).unsqueeze(-2), (1, _first(kernel_size)), st,
+    res = max_pool2d(_rows(input, "max_pool1d").unsqueeze(-2), (1, _first(kernel_size)), st,
                      (0, _first(padding)), (1, _first(dilation)), ceil_mode, return_indices)
     if return_indices:
         return res[0].squeeze(-2), res[1].squeeze(-2)
     return res.squeeze(-2)
 
 
+@reports_as("avg_pool1d")
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     st = None if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
         (1, _first(stride))
-    return avg_pool2d(_t(input).unsqueeze(-2), (1, _first(kernel_size)), st,
-                      (0, _first(padding)), ceil_mode, count_include_pad).squeeze(-2)
+    x = _rows(input, "avg_pool1d", ints=True)
+    return avg_pool2d(x.unsqueeze(-2), (1, _first(kernel_size)), st, (0, _first(padding)),
+                      ceil_mode, count_include_pad).squeeze(-2)
+
+
+def _rows(x, op: str, ints: bool = False) -> Tensor:
+    """The (N, C, L) or (C, L) input of a 1-D pooling."""
+    x = _float_input(x, op, ints)
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"{op}(): Expected 2D or 3D (batch mode) tensor for input, but got: "
+                         f"{list(x.shape)}")
+    return x
 
 
 # ---------------------------------------------------------------- adaptive pooling
@@ -290,9 +311,10 @@ def _adaptive_matrix(n: int, out: int, dtype) -> Tensor:
     return tensor(m, dtype=dtype)
 
 
+@reports_as("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed output size: two small matmuls with averaging matrices."""
-    x = _t(input)
+    x = _float_input(input, "adaptive_avg_pool2d")
     if x.ndim not in (3, 4):
         raise ShapeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got "
                          f"{list(x.shape)}")
@@ -301,6 +323,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
                   x.shape[-1] if output_size[1] is None else int(output_size[1]))
     else:
         oh = ow = int(output_size)
+    if oh < 0 or ow < 0:
+        raise InvalidArgument(f"adaptive_avg_pool2d(): elements of output_size must be greater "
+                              f"than or equal to 0 but received {{{oh}, {ow}}}")
     H, W = x.shape[-2:]
     return _adaptive_matrix(H, oh, x.dtype) @ x @ _adaptive_matrix(W, ow, x.dtype).T
 

@@ -1,9 +1,4 @@
 """The exception for argument values that PyTorch's nn functions reject with RuntimeError."""
 from __future__ import annotations
 
-from ..ir.errors import GraphcError
-
-
-class InvalidArgument(GraphcError, RuntimeError):
-    """An argument value outside what the op takes (bad padding, kernel geometry, smoothing,
-    input values outside the loss's domain), where PyTorch raises RuntimeError."""
+from ..ir.errors import InvalidArgument  # noqa: F401  (defined with graphc's other errors)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..composite import _label, clamp, exp, gather, log, log1p, log_softmax, where
+from ..composite import _label, clamp, exp, gather, gather_as, log, log1p, log_softmax, where
 from ..ir import dtypes as dt
 from ..ir import ops as P
 from ..ir.core import _state
-from ..ir.errors import DTypeError, ShapeError, ValueArgumentError
-from ..tensor import Tensor, _bind, _t
+from ..ir.errors import DTypeError, ShapeError, ValueArgumentError, reports_as
+from ..tensor import Tensor, _bind, _float_input, _t
 from ._errors import InvalidArgument
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
@@ -40,7 +40,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def _pointwise(name: str, input, target, weight, reduction: str, elementwise,
                weighted_mean_by_weight: bool) -> Tensor:
     """Shared body of mse/l1/huber: broadcast, optional elementwise weight, reduce."""
-    x, y = _t(input), _t(target)
+    x, y = _float_input(input, name, ints=name == "l1_loss"), _t(target)
     loss = elementwise(x - y)
     if weight is None:
         return _reduce(loss, reduction)
@@ -54,6 +54,7 @@ def _pointwise(name: str, input, target, weight, reduction: str, elementwise,
     return _reduce(loss, reduction)
 
 
+@reports_as("mse_loss")
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
@@ -61,12 +62,14 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                              True), "MseLossBackward0")
 
 
+@reports_as("l1_loss")
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
     return _pointwise("l1_loss", input, target, weight, reduction, lambda d: d.abs(), True)
 
 
+@reports_as("smooth_l1_loss")
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0 is the L1 loss)."""
@@ -83,6 +86,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
                              False), "SmoothL1LossBackward0")
 
 
+@reports_as("huber_loss")
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
@@ -129,7 +133,7 @@ def _class_weight(weight, classes: int, op: str) -> Tensor | None:
 
 
 def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
-         reduction: str) -> Tensor:
+         reduction: str, op: str) -> Tensor:
     """-logp[target] * weight[target] with ignored targets masked before the gather."""
     dim = 1 if logp.ndim > 1 else 0
     v = target._node.value  # (a device array on a GPU: the general path)
@@ -140,13 +144,13 @@ def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
         # the index is bound directly, as no one else sees it (no view bookkeeping)
         shape = target._node.shape
         index = _bind(P.RESHAPE, target._node, shape=shape[:dim] + (1,) + shape[dim:])
-        total = gather(logp, dim, index).sum()
+        total = gather_as(op, logp, dim, index).sum()
         # -(total / n) is total / -n exactly (division rounds symmetrically): one op fewer
         loss = total / -index.numel() if reduction == "mean" else -total
         return _label(loss, "NllLossBackward0")
     keep = target != ignore_index
     safe = where(keep, target, 0)
-    picked = gather(logp, dim, safe.unsqueeze(dim)).squeeze(dim)
+    picked = gather_as(op, logp, dim, safe.unsqueeze(dim)).squeeze(dim)
     w = keep.type(logp.dtype)
     if weight is not None:
         w = w * gather(weight, 0, safe.reshape(-1)).reshape(safe.shape)
@@ -158,6 +162,7 @@ def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
     return _label(loss, "NllLossBackward0")
 
 
+@reports_as("nll_loss")
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices; input (N, C, ...) or (C,) log-probabilities."""
@@ -165,9 +170,10 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     reduction = _reduction(size_average, reduce, reduction)
     _class_targets(x, target, "nll_loss")
     w = _class_weight(weight, x.shape[1] if x.ndim > 1 else x.shape[0], "nll_loss")
-    return _nll(x, target, w, ignore_index, reduction)
+    return _nll(x, target, w, ignore_index, reduction, "nll_loss")
 
 
+@reports_as("cross_entropy")
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                   size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -195,7 +201,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         total = -terms.sum()
         return total / (x.numel() // classes) if reduction == "mean" else total
     _class_targets(x, target, "cross_entropy")
-    loss = _nll(logp, target, w, ignore_index, reduction)
+    loss = _nll(logp, target, w, ignore_index, reduction, "cross_entropy")
     if label_smoothing <= 0:
         return loss
     keep = target != ignore_index
@@ -222,22 +228,24 @@ def _same_size(x: Tensor, y: Tensor, op: str) -> None:
                                  "Please ensure they have the same size.")
 
 
+@reports_as("binary_cross_entropy")
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
     x, y = _t(input), _t(target)
     reduction = _reduction(size_average, reduce, reduction)
     _same_size(x, y, "binary_cross_entropy")
-    v = x._node.value
-    if v is not None and v.size and not ((v >= 0) & (v <= 1)).all():
-        raise InvalidArgument(f"binary_cross_entropy(): all elements of input should be between 0 "
-                         f"and 1 (input {list(x.shape)})")
+    # checked eagerly and in compiled code (NaN is outside too, as in PyTorch)
+    x = _bind(P.CHECK_RANGE, _float_input(x, "binary_cross_entropy")._node, low=0.0, high=1.0,
+              what=f"binary_cross_entropy(): all elements of input should be between 0 and 1: "
+                   f"input {list(x.shape)}")
     loss = -(y * clamp(log(x), min=-100.0) + (1 - y) * clamp(log(1 - x), min=-100.0))
     if weight is not None:
         loss = loss * weight
     return _label(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
 
 
+@reports_as("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      weight: Tensor | None = None, size_average=None,
                                      reduce=None, reduction: str = "mean",

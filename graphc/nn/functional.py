@@ -15,6 +15,7 @@ from ..composite import (
     erf,
     exp,
     expm1,
+    index_select_as,
     log1p,
     log_softmax,
     logsumexp,
@@ -29,9 +30,10 @@ from ..composite import (
 from ..creation import ones_like, zeros
 from ..ir import dtypes as dt
 from ..ir import ops as P
-from ..ir.errors import DTypeError, ShapeError, ValueArgumentError
+from ..ir.errors import DTypeError, ShapeError, ValueArgumentError, reports_as
+from ..ir.shapes import int_arg
 from ..random import rand_like
-from ..tensor import Tensor, _bind, _t
+from ..tensor import Tensor, _bind, _float_input, _t
 from ._conv import *  # noqa: F403
 from ._conv import __all__ as _conv_all
 from ._errors import InvalidArgument
@@ -50,14 +52,15 @@ def relu6(x: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    x = _t(x)
+    x = _float_input(x, "leaky_relu", ints=True)
     return _label(where(x > 0, x, x * negative_slope), "LeakyReluBackward0")
 
 
-def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Tensor:
+def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0,
+         op: str = "elu") -> Tensor:
     """PyTorch's ELU kernel: ``scale * x`` above 0, ``alpha * scale * expm1(x * input_scale)``
     below (expm1: exact for tiny x, where exp(x) - 1 gives 0)."""
-    x = _t(x)
+    x = _float_input(x, op)
     neg = expm1(where(x > 0, 0.0, x) * input_scale if input_scale != 1 else
                 where(x > 0, 0.0, x)) * (alpha * scale)
     return _label(where(x > 0, x * scale if scale != 1 else x, neg), "EluBackward0")
@@ -68,16 +71,19 @@ def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def selu(x: Tensor, inplace: bool = False) -> Tensor:
-    return _elu(x, 1.6732632423543772, 1.0507009873554805)
+    return _elu(x, 1.6732632423543772, 1.0507009873554805, op="selu")
 
 
 def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return _elu(x, alpha, 1.0, 1.0 / alpha)
+    return _elu(x, alpha, 1.0, 1.0 / alpha, op="celu")
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """GELU; 'tanh' is the tanh approximation, 'none' the exact erf form."""
-    x = _t(x)
+    x = _float_input(x, "gelu")
+    if approximate not in ("none", "tanh"):
+        raise InvalidArgument(f"gelu(): approximate argument must be either none or tanh, got "
+                              f"{approximate!r}")
     if approximate == "tanh":
         # c (x + 0.044715 x^3) as x (c + c 0.044715 x^2) and x/2 (1 + t) as x/2 + x/2 t: the
         # same value in fewer operations (compiled, two fused multiply-adds)
@@ -89,7 +95,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
-    x = _t(x)
+    x = _float_input(x, "silu")
     return _label(x * sigmoid(x), "SiluBackward0")
 
 
@@ -98,7 +104,7 @@ def mish(x: Tensor, inplace: bool = False) -> Tensor:
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    x = _t(x)
+    x = _float_input(x, "softplus")
     bx = x * beta
     safe = where(bx > threshold, 0.0, bx)
     soft = log1p(exp(safe)) / beta
@@ -112,7 +118,7 @@ def softsign(x: Tensor) -> Tensor:
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
-    x = _t(x)
+    x = _float_input(x, "hardtanh", ints=True)
     # PyTorch's hardtanh passes gradient only strictly inside (min_val, max_val)
     inside = (x > min_val) & (x < max_val)
     return _label(where(inside, x, clamp(x, min_val, max_val).detach()), "HardtanhBackward0")
@@ -134,17 +140,19 @@ def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
 
 def logsigmoid(x: Tensor) -> Tensor:
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), stable for large |x|."""
-    x = _t(x)
+    x = _float_input(x, "logsigmoid")
     neg_abs = where(x >= 0, -x, x)
     return where(x < 0, x, 0.0) - log1p(exp(neg_abs))
 
 
+@reports_as("softmin")
 def softmin(x: Tensor, dim: int, dtype=None) -> Tensor:
-    return softmax(-_t(x), dim, dtype)
+    return softmax(-_float_input(x, "softmin"), dim, dtype)
 
 
+@reports_as("normalize")
 def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    x = _t(x)
+    x = _float_input(x, "normalize")
     norm = (x.abs() ** p).sum(dim, keepdim=True) ** (1.0 / p)
     return x / clamp(norm, min=eps)
 
@@ -164,16 +172,24 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = Non
     Negative widths crop, as in PyTorch. Modes: constant, replicate, reflect, circular.
     """
     from ..creation import arange
-    from ..ir import ops as P
-    from ..ir.errors import ShapeError, ValueArgumentError
-    from ..tensor import _bind
     x = _t(x)
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ShapeError(f"pad(): padding length {len(pad)} must be even and at most twice the "
-                         f"number of dims of {list(x.shape)}")
+    if len(pad) % 2:
+        raise ShapeError(f"pad(): Padding length must be divisible by 2, got {len(pad)}")
+    if len(pad) // 2 > x.ndim:
+        raise ShapeError(f"pad(): Padding length should be less than or equal to two times the "
+                         f"input dimension but got padding length {len(pad)} and input of "
+                         f"dimension {x.ndim}")
+    if mode not in ("constant", "replicate", "reflect", "circular"):
+        raise InvalidArgument(f"pad(): Unrecognised padding mode {mode}")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
-        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+        widths[x.ndim - 1 - i] = (int_arg(pad[2 * i], "pad", "pad", "tuple of ints"),
+                                  int_arg(pad[2 * i + 1], "pad", "pad", "tuple of ints"))
+    for axis, (lo, hi) in enumerate(widths):
+        if x.shape[axis] + lo + hi < 0:
+            raise ShapeError(f"pad(): The input size {x.shape[axis]}, plus negative padding {lo} "
+                             f"and {hi} resulted in a negative output size, which is invalid. "
+                             f"Check dimension {axis} of your input.")
     if any(lo < 0 or hi < 0 for lo, hi in widths):  # crop first
         idx = tuple(slice(max(-lo, 0), d - max(-hi, 0)) for (lo, hi), d in zip(widths, x.shape))
         x = x[idx]
@@ -181,8 +197,6 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = Non
     if mode == "constant":
         return _label(_bind(P.PAD, x._node, widths=tuple(widths),
                             value=0 if value is None else value), "ConstantPadNdBackward0")
-    if mode not in ("replicate", "reflect", "circular"):
-        raise ValueArgumentError(f"pad(): unsupported padding mode {mode!r}")
     for axis, (lo, hi) in enumerate(widths):
         if not lo and not hi:
             continue
@@ -203,6 +217,7 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = Non
 
 # ---------------------------------------------------------------- layers
 
+@reports_as("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` with weight (out_features, in_features)."""
     x, w = _t(input), _t(weight)
@@ -230,13 +245,14 @@ def _channel_param(p, name: str, c: int, op: str, shape: tuple) -> Tensor | None
     return p.reshape([c if a == 1 else 1 for a in range(len(shape))])
 
 
+@reports_as("batch_norm")
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Normalize each channel (dim 1) of (N, C, ...) input. In training, by the batch's mean
     and biased variance, and the running stats (when given) move towards the batch's mean
     and unbiased variance, in place, as PyTorch's; otherwise by the running stats."""
-    x = _t(input)
+    x = _float_input(input, "batch_norm")
     if x.ndim < 2:
         raise ShapeError(f"batch_norm(): expected 2D or more input (N, C, ...), got input of "
                          f"size {list(x.shape)}")
@@ -272,13 +288,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return _label(out if b is None else out + b, "NativeBatchNormBackward0")
 
 
+@reports_as("layer_norm")
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the last ``len(normalized_shape)`` dims by their mean and biased
     variance."""
-    x = _t(input)
-    shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else \
-        tuple(int(s) for s in normalized_shape)
+    x = _float_input(input, "layer_norm")
+    shape = tuple(int_arg(s, "layer_norm", "normalized_shape", "tuple of ints") for s in (
+        normalized_shape if isinstance(normalized_shape, (tuple, list)) else [normalized_shape]))
     k = len(shape)
     if x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
         raise ShapeError(f"layer_norm(): Given normalized_shape={list(shape)}, expected input "
@@ -297,10 +314,11 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     return _label(out if bias is None else out + bias, "NativeLayerNormBackward0")
 
 
+@reports_as("group_norm")
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize (N, C, ...) input over each group of C / num_groups channels."""
-    x = _t(input)
+    x = _float_input(input, "group_norm")
     if x.ndim < 2 or x.shape[1] % num_groups:
         raise ShapeError(f"group_norm(): Expected number of channels in input to be divisible "
                          f"by num_groups, but got input of shape {list(x.shape)} and "
@@ -332,6 +350,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     return x.copy_(out) if inplace else _label(out, "NativeDropoutBackward0")
 
 
+@reports_as("embedding")
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
@@ -359,7 +378,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
             scale = where((used.unsqueeze(1) > 0) & (norms > max_norm),
                           max_norm / (norms + 1e-7), 1.0)
             w.copy_(w * scale)
-    out = w.index_select(0, flat)
+    out = index_select_as("embedding", w, 0, flat)
     keep_grad = None
     if scale_grad_by_freq:  # the gradient of each row divided by its count in the batch
         count = zeros(rows, dtype=w.dtype).scatter_add(0, flat, ones_like(flat, dtype=w.dtype))

@@ -7,7 +7,7 @@ from typing import Any
 from ..autograd import no_grad
 from ..creation import full_like, tensor
 from ..tensor import Tensor
-from .optimizer import Optimizer, concrete, tracing
+from .optimizer import Optimizer, concrete, decayed, tracing
 
 
 class Adagrad(Optimizer):
@@ -52,7 +52,7 @@ class Adagrad(Optimizer):
                     if maximize:
                         g = -g
                     if decay:
-                        g = g + p * weight_decay
+                        g = decayed(g, p, weight_decay)
                     clr = lr / (1 + (step - 1) * lr_decay)
                     state_sum = state["sum"]
                     state_sum.add_(g * g)

@@ -8,7 +8,7 @@ from ..autograd import no_grad
 from ..composite import maximum
 from ..creation import tensor, zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, concrete, tracing
+from .optimizer import Optimizer, concrete, decayed, tracing
 
 
 def _check(lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
@@ -62,7 +62,7 @@ class Adam(Optimizer):
                     if decoupled:
                         p.mul_(1 - lr * weight_decay)
                     elif decay:
-                        g = g + p * weight_decay
+                        g = decayed(g, p, weight_decay)
                     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                     exp_avg.lerp_(g, 1 - beta1)
                     exp_avg_sq.mul_(beta2).add_(g * (1 - beta2) * g)

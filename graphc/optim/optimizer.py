@@ -70,6 +70,13 @@ def sub_scaled_(p: Tensor, g: Tensor, lr: Any) -> None:
         p.sub_(g * lr)
 
 
+def decayed(g: Tensor, p: Tensor, weight_decay: Any) -> Tensor:
+    """``g + weight_decay * p`` in ``g``'s dtype. Traced, a hyperparameter is a float64 0-d
+    tensor, which would promote the gradient of a 0-d float32 parameter to float64 (eager
+    multiplies by a Python float); then lerp_ refuses it, as PyTorch's does."""
+    return (g + p * weight_decay).type(g.dtype)
+
+
 def _scalar(value: Any) -> float:
     if isinstance(value, Tensor):
         return float(value.item())

@@ -7,7 +7,7 @@ from typing import Any
 from ..autograd import no_grad
 from ..creation import tensor, zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, concrete, sub_scaled_
+from .optimizer import Optimizer, concrete, decayed, sub_scaled_
 
 
 class RMSprop(Optimizer):
@@ -48,7 +48,7 @@ class RMSprop(Optimizer):
                         g = -g
                     state["step"].add_(1)
                     if decay:
-                        g = g + p * weight_decay
+                        g = decayed(g, p, weight_decay)
                     square_avg = state["square_avg"]
                     square_avg.mul_(alpha).add_(g * (1 - alpha) * g)
                     if centered:

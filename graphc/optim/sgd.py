@@ -8,7 +8,7 @@ from ..autograd import no_grad
 from ..composite import where
 from ..creation import tensor, zeros_like
 from ..tensor import Tensor
-from .optimizer import Optimizer, concrete, sub_scaled_, tracing
+from .optimizer import Optimizer, concrete, decayed, sub_scaled_, tracing
 
 # Under tracing a momentum buffer is a zero tensor from the start (state must be concrete),
 # while PyTorch's first step sets it to the gradient. With dampening 0 the usual update gives
@@ -51,7 +51,7 @@ class SGD(Optimizer):
                     if maximize:
                         g = -g
                     if decay:
-                        g = g + p * weight_decay
+                        g = decayed(g, p, weight_decay)
                     if use_momentum:
                         buf = self._momentum(p, g, momentum, dampening, damped)
                         g = g + buf * momentum if nesterov else buf

@@ -19,7 +19,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from ..codegen.cpu import build_module, target_machine
-from ..codegen.kernel import ALIGN, Kernel, Rows, View, plan
+from ..codegen.kernel import ALIGN, Kernel, Rows, View, check_memory, plan
 from ..ir.core import Node
 from ..ir.graph import Graph
 from ..ir.reference import run_op
@@ -152,6 +152,7 @@ class NativeProgram:
             all(kind == "own" for kind, _ in p.outputs)
         # what every frame starts from: constants and bound inputs (arena slots per frame)
         self.slots = np.zeros(max(1, len(p.buffers)), dtype=np.uint64)
+        check_memory(p)  # before compiling: a program larger than memory raises
         self.arrays: list = [None] * len(p.buffers)
         for b in p.buffers:
             if b.kind == "const":

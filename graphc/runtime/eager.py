@@ -17,6 +17,7 @@ from ..ir.errors import _PKG_DIR, AutogradError, format_loc
 from ..ir.graph import Graph
 from ..ir.ops import pair_result_type
 from ..ir.reference import _call, run_op  # noqa: F401  (run_op: re-exported)
+from ..ir.shapes import out_of_memory
 from . import gpu_eager
 from .malloc import keep_freed_memory
 
@@ -68,6 +69,8 @@ class EagerHandler(Handler):
                 out = ufunc(*vals) if ufunc is not None else op.impl(attrs, *vals)
             except (ValueError, OverflowError):
                 out = _call(op, attrs, vals, npd)  # raises the user-facing error, or wraps ints
+            except MemoryError:
+                raise out_of_memory(op.name, shape, dtype) from None
             if type(out) is not _ndarray:
                 out = np.asarray(out)
             if out.dtype is not npd and out.dtype != npd:

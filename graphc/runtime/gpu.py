@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from ..codegen.kernel import View
+from ..codegen.kernel import View, check_memory
 from ..codegen.ptx import TRIPLE, PtxProgram, compile_ptx
 from ..ir.core import Node
 from ..ir.graph import Graph
@@ -65,6 +65,7 @@ class GpuProgram:
         self.functions = {x.name: module.function(x.name)
                           for s in self.code.steps if isinstance(s, list) for x in s}
         p = self.plan
+        check_memory(p)
         self.arena = cuda.allocate(p.arena_bytes) if p.arena_bytes else None
         self.arrays: list = [None] * len(p.buffers)
         for b in p.buffers:

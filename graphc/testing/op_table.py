@@ -14,6 +14,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .error_inputs import (
+    BOOL,
+    LONG,
+    NOT_TENSOR,
+    TYPE,
+    ErrorInput,
+    arg_type,
+    bad_dim,
+    err,
+    error_inputs,
+    ones,
+)
+
 try:  # scipy is not a dependency; erf for the GELU reference comes from math
     from math import erf as _erf
 except ImportError:  # pragma: no cover
@@ -88,6 +101,8 @@ class OpCase:
     fd: bool = True                 # check gradients by finite differences (not for detach)
     exact_dtype: bool = True        # result dtype must equal torch's
     tags: set = field(default_factory=set)
+    errors: list = field(default_factory=list)  # ErrorInputs and Derived recipes (error_inputs)
+    op_name: str | None = None      # PyTorch's name of the op, which error messages must name
 
 
 def case(name, fn, ref, samples, **kw) -> OpCase:
@@ -740,5 +755,720 @@ OPS += [
          [(A(3, 4), A(3, 4, kind="unit"))]),
 ]
 
+# ---------------------------------------------------------------- creation
+# (entries for the creation functions, whose error inputs are sizes: negative, huge)
+
+OPS += [
+    case("zeros", lambda m, x: m.zeros(x.shape, dtype=x.dtype) + x, lambda x: x, UNARY[:4]),
+    case("ones", lambda m, x: m.ones(x.shape, dtype=x.dtype) * x, lambda x: x, UNARY[:4]),
+    case("full", lambda m, x: m.full(x.shape, 2.5, dtype=x.dtype) * x, lambda x: 2.5 * x,
+         UNARY[:4]),
+    case("empty_like_fill", lambda m, x: m.empty_like(x).fill_(1.5) - x, lambda x: 1.5 - x,
+         UNARY[:4]),
+    case("arange", lambda m, x: m.arange(1, 2 * x.shape[-1] + 1, 2, dtype=x.dtype) * x,
+         lambda x: np.arange(1, 2 * x.shape[-1] + 1, 2) * x, [(A(3, 5),), (A(4,),)]),
+    case("linspace", lambda m, x: m.linspace(-1, 2, x.shape[-1], dtype=x.dtype) * x,
+         lambda x: np.linspace(-1, 2, x.shape[-1]) * x, [(A(3, 5),), (A(1,),)]),
+    case("eye", lambda m, x: m.eye(*x.shape, dtype=x.dtype) * x,
+         lambda x: np.eye(*x.shape) * x, [(A(3, 5),), (A(4, 4),)]),
+    case("rand_range", lambda m, x: (m.rand(x.shape, dtype=x.dtype) < 1) * x, lambda x: x,
+         [(A(3, 5),)]),
+    case("randn_finite", lambda m, x: m.randn(*x.shape, dtype=x.dtype).isfinite() * x,
+         lambda x: x, [(A(3, 5),)]),
+]
+
+OPS += [
+    case("sign_bool", lambda m, x: m.sign(x), lambda x: x.copy(), _kind(UNARY, "bool"),
+         grad=False, dtypes=("bool",)),
+]
+
 BY_NAME = {c.name: c for c in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate op names in the table"
+
+
+# ---------------------------------------------------------------- error inputs
+# Bad calls of each entry and the exception PyTorch gives (graphc/testing/error_inputs.py);
+# tests/test_op_errors.py checks PyTorch, graphc eager and graphc compiled against them.
+# Elementwise binary entries get a shape mismatch derived from their samples.
+
+_BINARY_SHAPES = [tuple(a.shape for a in s) for s in BINARY]
+
+
+def all_error_inputs(c: OpCase) -> list[ErrorInput]:
+    return error_inputs(c, _BINARY_SHAPES)
+
+
+def _errors(name: str, op: str, *errors) -> None:
+    """Entry ``name`` raises ``errors``, with messages naming ``op`` (PyTorch's name)."""
+    c = BY_NAME[name]
+    c.op_name = op
+    c.errors = [*c.errors, *errors]
+
+
+_LIST = r"must be Tensor, not list"
+_MATMUL = r"shapes cannot be multiplied \(3x4 and 5x2\)"
+_HUGE = r"tried to allocate \d+ bytes"
+_NEG_DIM = r"negative dimension -2"
+
+
+def _idx(*values):
+    return lambda m: (m.ones(3, 4), m.tensor(list(values)))
+
+
+# elementwise unary
+for _name in ("exp", "log", "sin", "sqrt", "tanh", "floor", "ceil", "reciprocal",
+              "logical_not", "round", "trunc", "rsqrt", "sigmoid", "square", "log1p", "expm1",
+              "erf", "erfc", "exp2", "log2", "tan", "frac", "relu", "abs"):
+    _errors(_name, _name, NOT_TENSOR)
+_errors("neg", "neg|negation", BOOL)
+_errors("abs", "abs", BOOL)
+_errors("frac", "frac", LONG)
+_errors("relu", "relu", BOOL)
+_errors("isnan", "isnan", err("argument_type", lambda m: ([1.0],), TypeError, _LIST,
+                              lambda m, x: m.isnan(x)))
+_errors("clamp", "clamp", err("no_bounds", ones((3,)), RuntimeError,
+                              r"At least one of 'min' or 'max' must not be None",
+                              lambda m, x: m.clamp(x)))
+_errors("clamp_min", "clamp", arg_type(lambda m, x: x.clamp(min="a"), r"clamp"))
+_errors("cast_f64", "to", err("device", ones((3,)), RuntimeError, r"device type at start of "
+                              r"device string: tpu", lambda m, x: x.to("tpu")))
+
+# elementwise binary (each also gets a broadcast mismatch, derived)
+for _name, _op in [("add", "add"), ("add_alpha", "add"), ("sub", "sub"), ("mul", "mul"),
+                   ("div", "div"), ("pow", "pow"), ("maximum", "maximum"),
+                   ("minimum", "minimum"), ("eq", "eq"), ("ne", "ne"), ("lt", "lt"),
+                   ("le", "le"), ("gt", "gt"), ("ge", "ge"), ("logical_and", "logical_and"),
+                   ("logical_or", "logical_or|bitwise_or|__or__"),
+                   ("logical_xor", "logical_xor"), ("int_add", "add"), ("int_truediv", "div"),
+                   ("floor_divide", "floor_divide"), ("remainder", "remainder"),
+                   ("int_floor_divide", "floor_divide"), ("int_remainder", "remainder"),
+                   ("lerp", "lerp")]:
+    _errors(_name, _op)
+_ZERO_DIV = r"ZeroDivisionError"
+_errors("add", "add", err("huge_result", ones((1,)), RuntimeError, _HUGE,
+                          lambda m, x: x.expand(10 ** 6, 10 ** 6) + x))
+_errors("add_alpha", "add", err("float_alpha_int", ones((3,), (3,), dtype="int64"), RuntimeError,
+                                r"alpha must not be a floating point number",
+                                lambda m, x, y: m.add(x, y, alpha=0.5)))
+_errors("sub", "sub", BOOL)
+_errors("mul", "mul", arg_type(lambda m, x: m.mul(x, "a"), r"mul\(\)"))
+_errors("div", "div", err("rounding_mode", ones((3,), (3,)), RuntimeError,
+                          r"rounding_mode to be one of None, 'trunc', or 'floor'",
+                          lambda m, x, y: m.div(x, y, rounding_mode="up")))
+_errors("pow", "pow", BOOL, err("negative_int_power", ones((3,), dtype="int64"), RuntimeError,
+                                r"Integers to negative integer powers are not allowed",
+                                lambda m, x: x ** -1))
+_errors("floor_divide", "floor_divide", BOOL)
+_errors("remainder", "remainder", BOOL)
+_errors("int_floor_divide", "floor_divide",
+        err("zero_divisor", lambda m: (m.arange(4), m.tensor([1, 2, 0, 3])), RuntimeError,
+            _ZERO_DIV, lambda m, x, y: x // y))
+_errors("int_remainder", "remainder",
+        err("zero_divisor", lambda m: (m.arange(4), m.tensor([1, 0, 2, 3])), RuntimeError,
+            _ZERO_DIV, lambda m, x, y: m.remainder(x, y)))
+_errors("where", "where",
+        err("float_condition", ones((3,), (3,), (3,)), RuntimeError,
+            r"where expected condition to be a boolean tensor"),
+        err("broadcast_mismatch", lambda m: (m.ones(2, 3, dtype=m.bool), m.ones(4, 3),
+                                             m.ones(3)), RuntimeError,
+            r"size of tensor a \(2\) must match the size of tensor b \(4\)"))
+_errors("where_scalar", "where", err("int_condition", ones((3,), (3,), dtype="int64"),
+                                     RuntimeError, r"condition to be a boolean tensor"))
+_errors("lerp", "lerp", LONG, err("dtype_mismatch", lambda m: (m.ones(3), m.ones(
+    3, dtype=m.float64)), RuntimeError, r"expected dtype float for `end` but got dtype double"))
+_errors("masked_fill", "masked_fill_?",
+        err("float_mask", ones((3, 4), (3, 4)), RuntimeError, r"only supports boolean masks"),
+        err("mask_shape", lambda m: (m.ones(3, 4), m.ones(3, dtype=m.bool)), RuntimeError,
+            r"size of tensor a \(3\) must match the size of tensor b \(4\)"))
+
+# reductions
+_errors("sum", "sum", bad_dim(lambda m, x: x.sum(2)),
+        arg_type(lambda m, x: x.sum(1.5), r"sum\(\) received an invalid combination"))
+_errors("sum_dim", "sum", bad_dim(None, (3,)))
+_errors("sum_dims_keep", "sum", err("repeated_dim", ones((3,)), RuntimeError,
+                                    r"dim 0 appears multiple times in the list of dims"))
+_errors("mean", "mean", LONG)
+_errors("mean_dim", "mean", BOOL, bad_dim(lambda m, x: m.mean(x, 2)))
+_errors("amax", "amax", bad_dim(None, (3,)),
+        err("empty_dim", ones((3, 0)), IndexError, r"Expected reduction dim 1 to have "
+            r"non-zero size"))
+_errors("amax_all", "max", err("empty", ones((0, 3)), RuntimeError,
+                               r"Expected reduction dim to be specified for input.numel\(\) "
+                               r"== 0"))
+_errors("amin", "amin", bad_dim(None, (3,)))
+_errors("max_dim_values", "max", bad_dim(None, (3,)),
+        err("empty_dim", ones((3, 0)), IndexError, r"Expected reduction dim 1 to have "
+            r"non-zero size"))
+_errors("max_dim_indices", "max", bad_dim(None, (3,)))
+_errors("min_dim", "min", err("empty_dim", ones((0, 3)), IndexError,
+                              r"Expected reduction dim 0 to have non-zero size"))
+_errors("argmax", "argmax", BOOL, err("empty", ones((0, 3)), IndexError,
+                                      r"Expected reduction dim to be specified for "
+                                      r"input.numel\(\) == 0"))
+_errors("argmin_dim", "argmin", BOOL, bad_dim(lambda m, x: m.argmin(x, 2)))
+_errors("prod", "prod", bad_dim(None, (3,)))
+_errors("var", "var", LONG, bad_dim(None, (3,)))
+_errors("var_all_biased", "var", BOOL)
+_errors("std", "std", LONG, bad_dim(lambda m, x: m.std(x, 2)))
+_errors("logsumexp", "logsumexp", bad_dim(None, (3,)))
+_errors("softmax", "softmax", LONG, bad_dim(lambda m, x: m.softmax(x, 2)),
+        arg_type(lambda m, x: m.softmax(x, 1.5), r"softmax\(\): argument 'dim'"))
+_errors("softmax_dim0", "softmax", BOOL)
+_errors("log_softmax", "log_softmax", LONG, bad_dim(None, (3,)))
+_errors("all", "all", bad_dim(None, (3,), dtype="bool"))
+_errors("any", "any", bad_dim(lambda m, x: x.any(2), dtype="bool"))
+_errors("norm", "norm", LONG)
+_errors("norm_dim_p1", "norm", BOOL, bad_dim(None, (3,)))
+_errors("norm_p3_keep", "norm", LONG)
+_errors("sort_values", "sort", bad_dim(None, (3,)))
+_errors("argsort", "argsort", bad_dim(lambda m, x: m.argsort(x, 2)))
+_errors("topk", "topk", BOOL, err("k_too_large", ones((3, 1)), RuntimeError,
+                                  r"selected index k out of range"),
+        err("negative_k", ones((3, 4)), RuntimeError, r"selected index k out of range",
+            lambda m, x: m.topk(x, -1)))
+_errors("topk_smallest_dim0", "topk", BOOL)
+_errors("kthvalue", "kthvalue", BOOL, bad_dim(None, (3,)),
+        err("k_out_of_range", ones((3, 4)), RuntimeError, r"out of range",
+            lambda m, x: m.kthvalue(x, 5, 1)))
+_errors("median", "median", BOOL)
+_errors("median_dim", "median", BOOL, bad_dim(lambda m, x: m.median(x, 2)))
+_errors("cumsum", "cumsum", bad_dim(None, (3,)))
+
+# linear algebra
+_errors("matmul", "matmul", BOOL,
+        err("inner_mismatch", ones((3, 4), (5, 2)), RuntimeError, _MATMUL),
+        err("zero_dim", ones((), (3, 4)), RuntimeError,
+            r"both arguments to matmul need to be at least 1D"),
+        err("batch_mismatch", ones((2, 3, 4), (3, 4, 2)), RuntimeError,
+            r"size of tensor a \(2\) must match the size of tensor b \(3\)"),
+        err("dtype_mismatch", lambda m: (m.ones(3, 4), m.ones(4, 2, dtype=m.float64)),
+            RuntimeError, r"expected m1 and m2 to have the same dtype"))
+_errors("mm", "mm", err("rank", ones((3,), (3, 2)), RuntimeError, r"self must be a matrix"),
+        err("inner_mismatch", ones((3, 4), (5, 2)), RuntimeError, _MATMUL))
+_errors("bmm", "bmm", err("rank", ones((3, 4), (4, 3)), RuntimeError,
+                          r"batch1 must be a 3D tensor"),
+        err("batch_mismatch", ones((2, 3, 4), (3, 4, 3)), RuntimeError,
+            r"Expected size for first two dimensions of batch2 tensor"))
+_errors("dot", "dot", err("rank", ones((2, 3), (2, 3)), RuntimeError,
+                          r"1D tensors expected, but got 2D and 2D tensors"),
+        err("size_mismatch", ones((3,), (4,)), RuntimeError, r"inconsistent tensor size"),
+        err("dtype_mismatch", lambda m: (m.ones(3), m.ones(3, dtype=m.float64)), RuntimeError,
+            r"expected both vectors to have same dtype"))
+_errors("outer", "outer", err("rank", ones((2, 3), (3,)), RuntimeError,
+                              r"outer: Expected 1-D argument self, but got 2-D"))
+_errors("einsum_matmul", "einsum",
+        err("operand_rank", ones((3,), (3, 2)), RuntimeError, r"the number of subscripts in "
+            r"the equation \(2\) does not match the number of dimensions \(1\)"),
+        err("size_mismatch", ones((3, 4), (5, 2)), RuntimeError, r"does not broadcast"))
+_errors("einsum_batch", "einsum", err("operand_rank", ones((3, 4), (2, 5, 4)), RuntimeError,
+                                      r"the number of subscripts in the equation \(3\)"))
+_errors("einsum_reduce", "einsum", err("too_many_operands", ones((2, 3, 4), (2,)),
+                                       RuntimeError, r"more operands were provided than "
+                                       r"specified in the equation",
+                                       lambda m, x, y: m.einsum("ijk->j", x, y)))
+_errors("einsum_outer_implicit", "einsum",
+        err("unknown_output", ones((3,), (2,)), RuntimeError, r"output subscript k does not "
+            r"appear in the equation for any input operand",
+            lambda m, x, y: m.einsum("i,j->k", x, y)))
+
+# movement
+_errors("reshape", "reshape", err("bad_size", ones((3,)), RuntimeError,
+                                  r"shape '\[-1, 2\]' is invalid for input of size 3"),
+        err("negative_size", ones((3, 4)), RuntimeError, r"invalid shape dimension -2",
+            lambda m, x: x.reshape(-2, 6)),
+        err("two_inferred", ones((3, 4)), RuntimeError, r"only one dimension can be inferred",
+            lambda m, x: x.reshape(-1, -1)),
+        arg_type(lambda m, x: x.reshape(2.5, 2), r"reshape"))
+_errors("view", "view", err("bad_size", ones((2, 5)), RuntimeError,
+                            r"shape '\[4, 3\]' is invalid for input of size 10"),
+        err("non_contiguous", ones((4, 3)), RuntimeError,
+            r"view size is not compatible with input tensor's size and stride",
+            lambda m, x: x.t().view(12), traced="strides are not known while tracing"))
+_errors("permute", "permute",
+        err("dims_count", ones((3, 4)), RuntimeError, r"number of dimensions in the tensor "
+            r"input does not match the length of the desired ordering of dimensions"),
+        err("repeated_dim", ones((2, 3, 4)), RuntimeError, r"duplicate dims are not allowed",
+            lambda m, x: x.permute(0, 0, 1)),
+        bad_dim(lambda m, x: x.permute(0, 3, 1), (2, 3, 4)))
+_errors("transpose", "transpose", bad_dim(None, (3,)))
+_errors("t", "t", err("rank", ones((2, 3, 4)), RuntimeError,
+                      r"t\(\) expects a tensor with <= 2 dimensions, but self is 3D"))
+_errors("squeeze_dim", "squeeze", bad_dim(None, (3,)))
+_errors("unsqueeze", "unsqueeze", NOT_TENSOR, bad_dim(lambda m, x: m.unsqueeze(x, 3)))
+_errors("flatten", "flatten", bad_dim(None, (3,)),
+        err("start_after_end", ones((2, 3, 4)), RuntimeError, r"start_dim cannot come after "
+            r"end_dim", lambda m, x: m.flatten(x, 2, 1)))
+_errors("expand", "expand",
+        err("size_mismatch", ones((5, 1)), RuntimeError, r"The expanded size of the tensor "
+            r"\(3\) must match the existing size \(5\) at non-singleton dimension 1"),
+        err("too_few_sizes", ones((2, 2, 3, 4)), RuntimeError, r"the number of sizes provided "
+            r"\(3\) must be greater or equal to the number of dimensions in the tensor \(4\)"),
+        err("negative_size", ones((3,)), RuntimeError, r"The expanded size of the tensor "
+            r"\(-2\) must match the existing size \(3\)", lambda m, x: x.expand(2, -2)))
+_errors("expand_as_add", "expand(_as)?", err("size_mismatch", ones((3, 2), (3, 5)),
+                                             RuntimeError, r"must match the existing size"))
+_errors("repeat", "repeat",
+        err("too_few_repeats", ones((2, 3, 4)), RuntimeError, r"Number of dimensions of repeat "
+            r"dims can not be smaller than number of dimensions of tensor"),
+        err("negative_repeat", ones((2, 3)), RuntimeError, r"negative dimension -2",
+            lambda m, x: x.repeat(-1, 2)))
+_errors("cat", "cat",
+        err("size_mismatch", ones((2, 3), (3, 3)), RuntimeError, r"Sizes of tensors must match "
+            r"except in dimension 1. Expected size 2 but got size 3 for tensor number 1"),
+        err("rank_mismatch", ones((2, 3), (3,)), RuntimeError,
+            r"Tensors must have same number of dimensions: got 2 and 1"),
+        bad_dim(None, (3,), (2,)),
+        arg_type(lambda m, x: m.cat(x, 1), r"cat\(\): argument 'tensors' \(position 1\) "
+                 r"must be tuple of Tensors, not Tensor"),
+        err("empty_list", lambda m: (), ValueError, r"expected a non-empty list of Tensors",
+            lambda m: m.cat([])))
+_errors("stack", "stack",
+        err("size_mismatch", ones((2, 3), (2, 4)), RuntimeError,
+            r"stack expects each tensor to be equal size, but got \[2, 3\] at entry 0 and "
+            r"\[2, 4\] at entry 1"),
+        bad_dim(lambda m, x, y: m.stack([x, y], -4), (2, 3), (2, 3)),
+        err("empty_list", lambda m: (), RuntimeError, r"stack expects a non-empty TensorList",
+            lambda m: m.stack([])))
+_errors("split", "split", bad_dim(lambda m, x: m.split(x, 2, 2), (3, 5)),
+        arg_type(lambda m, x: m.split(x, 2.5), r"split"))
+_errors("split_sizes", "split(_with_sizes)?",
+        err("bad_sum", ones((3, 2)), RuntimeError,
+            r"split_with_sizes expects split_sizes to sum exactly to 3"),
+        err("negative_size", ones((4, 2)), RuntimeError, r"split_with_sizes expects "
+            r"split_sizes have only non-negative entries",
+            lambda m, x: x.split([-1, 5], 0)))
+_errors("chunk", "chunk", err("zero_chunks", ones((6, 2)), RuntimeError, r"chunk expects "
+                              r"`chunks` to be greater than 0, got: 0",
+                              lambda m, x: x.chunk(0, 0)),
+        bad_dim(lambda m, x: x.chunk(2, 2), (6, 2)))
+_errors("narrow", "narrow",
+        err("too_long", ones((3, 2)), RuntimeError, r"start \(1\) \+ length \(2\) exceeds "
+            r"dimension size \(2\)"),
+        err("negative_length", ones((3, 4)), RuntimeError, r"length must be non-negative",
+            lambda m, x: x.narrow(1, 1, -1)),
+        err("start_out_of_range", ones((3, 4)), IndexError, r"start out of range",
+            lambda m, x: x.narrow(1, 7, 1)),
+        bad_dim(None, (4,)))
+_errors("flip", "flip", bad_dim(lambda m, x: m.flip(x, (2,))),
+        err("repeated_dim", ones((3, 4)), RuntimeError, r"dim 0 appears multiple times",
+            lambda m, x: m.flip(x, (0, 0))))
+_errors("diagonal", "diagonal", bad_dim(None, (3,)),
+        err("same_dims", ones((3, 4)), RuntimeError, r"diagonal dimensions cannot be identical",
+            lambda m, x: m.diagonal(x, 0, 1, 1)))
+_errors("diagonal_3d", "diagonal", bad_dim(None, (3, 4)))
+_errors("diag_vector", "diag", err("rank", ones((2, 3, 4)), RuntimeError,
+                                   r"diag\(\): Supports 1D or 2D tensors. Got 3D"))
+_errors("trace", "trace", BOOL, err("rank", ones((3,)), RuntimeError, r"expected a matrix"))
+_errors("tril", "tril", err("rank", ones((3,)), RuntimeError,
+                            r"tril: input tensor must have at least 2 dimensions"))
+_errors("triu", "triu", err("rank", ones((3,)), RuntimeError,
+                            r"triu: input tensor must have at least 2 dimensions"))
+_INDICES = r"only integers, slices \(`:`\), ellipsis \(`...`\), None and long or byte " \
+           r"Variables are valid indices"
+_errors("getitem_basic", "indexing",
+        err("out_of_range", ones((3, 5)), IndexError,
+            r"index 5 is out of bounds for dimension 0 with size 3", lambda m, x: x[5]),
+        err("too_many_indices", ones((3, 5)), IndexError,
+            r"too many indices for tensor of dimension 2", lambda m, x: x[0, 0, 0]))
+_errors("getitem_slices", "indexing",
+        err("negative_step", ones((3, 4)), ValueError, r"step must be greater than zero",
+            lambda m, x: x[::-1]))
+_errors("getitem_step3", "indexing",
+        err("argument_type", ones((3, 4)), IndexError, _INDICES, lambda m, x: x[1.5]))
+_errors("getitem_intlist", "indexing",
+        err("out_of_range", ones((3, 4)), IndexError,
+            r"index 5 is out of bounds for dimension 0 with size 3", lambda m, x: x[[0, 5]]))
+_errors("getitem_mask", "indexing",
+        err("mask_shape", lambda m: (m.ones(4, 3), m.ones(3, dtype=m.bool)), IndexError,
+            r"The shape of the mask \[3\] at index 0 does not match the shape of the indexed "
+            r"tensor \[4, 3\] at index 0", lambda m, x, mask: x[mask]))
+_errors("getitem_tensor_idx", "indexing",
+        err("out_of_range", lambda m: (m.ones(3, 5), m.tensor([0, 7])), IndexError,
+            r"index 7 is out of bounds for dimension \d with size 5"),
+        err("float_index", lambda m: (m.ones(3, 5), m.ones(2)), IndexError,
+            r"tensors used as indices must be long, int, byte or bool tensors"))
+_errors("getitem_pair_idx", "indexing",
+        err("second_out_of_range", lambda m: (m.ones(3, 4), m.tensor([0, 1]), m.tensor([1, 5])),
+            IndexError, r"index 5 is out of bounds for dimension 1 with size 4"),
+        err("shape_mismatch", lambda m: (m.ones(3, 4), m.tensor([0, 1]), m.tensor([0, 1, 2])),
+            IndexError, r"shape mismatch: indexing tensors could not be broadcast together"))
+_OOB = r"index 4 is out of bounds for dimension 1 with size 4"
+_errors("gather", "gather",
+        err("index_out_of_range", _idx([0, 4], [1, 2], [3, 0]), RuntimeError, _OOB),
+        err("float_index", ones((3, 4), (3, 2)), RuntimeError,
+            r"gather\(\): Expected dtype int32/int64 for index"),
+        err("index_rank", _idx(0, 1, 2), RuntimeError, r"Index tensor must have the same "
+            r"number of dimensions as input tensor"),
+        bad_dim(lambda m, x, i: m.gather(x, 2, i), (3, 4), (3, 2), dtype="int64"))
+_errors("gather_dim0", "gather", err("negative_index", _idx([0, 1, 2, -1]), RuntimeError,
+                                     r"index -1 is out of bounds for dimension 0 with size 3"))
+_errors("scatter_add", "scatter(_add)?",
+        err("index_out_of_range", lambda m: (m.ones(3, 4), m.tensor([[0, 4]] * 3),
+                                             m.ones(3, 2)), RuntimeError, _OOB),
+        err("dtype_mismatch", lambda m: (m.ones(3, 4), m.zeros(3, 2, dtype=m.int64),
+                                         m.ones(3, 2, dtype=m.float64)), RuntimeError,
+            r"Expected self.dtype to be equal to src.dtype"))
+_errors("index_select", "index_select",
+        err("out_of_range", lambda m: (m.ones(4, 3), m.tensor([0, 4])), IndexError,
+            r"index out of range in self"),
+        err("index_rank", lambda m: (m.ones(4, 3), m.tensor([[0, 1]])), IndexError,
+            r"Index is supposed to be a vector"),
+        err("float_index", ones((4, 3), (2,)), RuntimeError,
+            r"Expected dtype int32 or int64 for index"))
+_errors("one_hot", "one_hot",
+        err("too_large", lambda m: (m.tensor([0, 5]),), RuntimeError,
+            r"Class values must be smaller than num_classes"),
+        err("negative", lambda m: (m.tensor([0, -1]),), RuntimeError,
+            r"Class values must be non-negative"),
+        err("float_input", ones((3,)), RuntimeError, r"one_hot is only applicable to index "
+            r"tensor"))
+_errors("pad", "pad",
+        err("odd_length", ones((2, 3)), RuntimeError, r"Padding length must be divisible by 2",
+            lambda m, x: m.nn.functional.pad(x, (1, 2, 3))),
+        err("too_long", ones((2, 3)), RuntimeError, r"Padding length should be less than or "
+            r"equal to two times the input dimension",
+            lambda m, x: m.nn.functional.pad(x, (1, 1, 1, 1, 1, 1))))
+_errors("pad_crop", "pad", err("negative_size", ones((2, 4)), RuntimeError,
+                               r"narrow\(\): length must be non-negative",
+                               lambda m, x: m.nn.functional.pad(x, (-5, 0))))
+
+# activations
+_errors("leaky_relu", "leaky_relu", BOOL)
+_errors("elu", "elu", LONG)
+_errors("gelu", "gelu", BOOL, err("approximate", ones((3,)), RuntimeError, r"approximate "
+                                  r"argument must be either none or tanh",
+                                  lambda m, x: m.nn.functional.gelu(x, approximate="fast")))
+_errors("gelu_tanh", "gelu", LONG)
+_errors("silu", "silu", LONG)
+_errors("softplus", "softplus", LONG)
+_errors("logsigmoid", "logsigmoid|log_sigmoid", LONG)
+_errors("hardtanh", "hardtanh", BOOL)
+_errors("normalize", "normalize", LONG, bad_dim(None, (3,)))
+_errors("softmin", "softmin", LONG, bad_dim(None, (3,)))
+
+# convolution, pooling
+_F = "nn.functional"
+
+
+def _conv(*shapes):
+    return ones(*shapes)
+
+
+_errors("conv2d", "conv2d",
+        err("channels", _conv((1, 4, 5, 5), (3, 2, 3, 3), (3,)), RuntimeError,
+            r"expected input\[1, 4, 5, 5\] to have 2 channels, but got 4 channels instead"),
+        err("rank", _conv((5, 5), (3, 2, 3, 3), (3,)), RuntimeError,
+            r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d"),
+        err("kernel_too_large", _conv((1, 2, 2, 2), (3, 2, 3, 3), (3,)), RuntimeError,
+            r"Kernel size can't be greater than actual input size"),
+        err("bias_size", _conv((1, 2, 5, 5), (3, 2, 3, 3), (4,)), RuntimeError,
+            r"expected bias to be 1-dimensional with 3 elements"),
+        BOOL)
+_errors("conv2d_stride_pad", "conv2d",
+        err("zero_stride", _conv((1, 2, 5, 5), (3, 2, 3, 3)), RuntimeError,
+            r"non-positive stride is not supported",
+            lambda m, x, w: m.nn.functional.conv2d(x, w, stride=0)),
+        err("negative_padding", _conv((1, 2, 5, 5), (3, 2, 3, 3)), RuntimeError,
+            r"negative padding is not supported",
+            lambda m, x, w: m.nn.functional.conv2d(x, w, padding=-1)))
+_errors("conv2d_same_dilation", "conv2d",
+        err("same_strided", _conv((1, 2, 6, 5), (2, 2, 2, 3)), RuntimeError,
+            r"padding='same' is not supported for strided convolutions",
+            lambda m, x, w: m.nn.functional.conv2d(x, w, stride=2, padding="same")),
+        err("bad_padding_string", _conv((1, 2, 6, 5), (2, 2, 2, 3)), RuntimeError,
+            r"Invalid padding string: 'full'",
+            lambda m, x, w: m.nn.functional.conv2d(x, w, padding="full")))
+_errors("conv2d_groups", "conv2d",
+        err("groups_divide_out_channels", _conv((1, 4, 5, 5), (3, 2, 3, 3)), RuntimeError,
+            r"expected weight to be divisible by 2 at dimension 0",
+            lambda m, x, w: m.nn.functional.conv2d(x, w, groups=2)),
+        err("zero_groups", _conv((1, 4, 5, 5), (4, 2, 3, 3)), RuntimeError,
+            r"non-positive groups is not supported",
+            lambda m, x, w: m.nn.functional.conv2d(x, w, groups=0)))
+_errors("conv2d_depthwise_valid", "conv2d",
+        err("zero_dilation", _conv((1, 4, 4, 4), (4, 1, 2, 2)), RuntimeError,
+            r"non-positive dilation is not supported",
+            lambda m, x, w: m.nn.functional.conv2d(x, w, dilation=0, groups=4)))
+_errors("conv1d", "conv1d", err("rank", _conv((1, 2, 3, 7), (2, 3, 3), (2,)), RuntimeError,
+                                r"Expected 2D \(unbatched\) or 3D \(batched\) input to conv1d"))
+_errors("max_pool2d", "max_pool2d", BOOL,
+        err("zero_kernel", ones((1, 2, 5, 6)), RuntimeError, r"kernel size should be greater "
+            r"than zero", lambda m, x: m.nn.functional.max_pool2d(x, 0, 1)),
+        err("rank", ones((5, 6)), RuntimeError, r"3D or 4D \(batch mode\) tensor expected"),
+        err("large_padding", ones((1, 2, 5, 6)), RuntimeError, r"pad should be at most half "
+            r"of effective kernel size", lambda m, x: m.nn.functional.max_pool2d(x, 2, 1, 2)),
+        err("output_too_small", ones((1, 2, 5, 6)), RuntimeError, r"Output size is too small",
+            lambda m, x: m.nn.functional.max_pool2d(x, 7)))
+_errors("max_pool2d_stride_pad", "max_pool2d",
+        err("zero_stride", ones((1, 2, 5, 6)), RuntimeError, r"stride should not be zero",
+            lambda m, x: m.nn.functional.max_pool2d(x, 3, 0)))
+_errors("max_pool2d_dilation", "max_pool2d",
+        err("zero_dilation", ones((1, 2, 5, 6)), RuntimeError, r"dilation should be greater "
+            r"than zero", lambda m, x: m.nn.functional.max_pool2d(x, 2, 1, dilation=0)))
+_errors("max_pool1d", "max_pool1d", LONG,
+        err("rank", ones((1, 2, 3, 7)), RuntimeError, r"max_pool1d: Expected 2D or 3D"))
+_errors("avg_pool2d", "avg_pool2d", BOOL,
+        err("output_too_small", ones((1, 2, 5, 6)), RuntimeError, r"Output size is too small",
+            lambda m, x: m.nn.functional.avg_pool2d(x, 7)))
+_errors("avg_pool2d_pad_exclude", "avg_pool2d",
+        err("large_padding", ones((1, 2, 5, 6)), RuntimeError, r"pad should be at most half "
+            r"of effective kernel size",
+            lambda m, x: m.nn.functional.avg_pool2d(x, 2, 1, 2)))
+_errors("avg_pool2d_ceil_exclude_divisor", "avg_pool2d",
+        err("zero_divisor", ones((1, 2, 5, 6)), RuntimeError, r"divisor must be not zero",
+            lambda m, x: m.nn.functional.avg_pool2d(x, 2, divisor_override=0)))
+_errors("avg_pool1d", "avg_pool1d", err("rank", ones((1, 2, 3, 7)), RuntimeError,
+                                        r"Expected 2 to 3 dimensions"))
+_errors("adaptive_avg_pool2d", "adaptive_avg_pool2d", LONG,
+        err("rank", ones((1, 1, 2, 5, 6)), RuntimeError, r"Expected 3D or 4D tensor"),
+        err("negative_size", ones((1, 2, 5, 6)), RuntimeError,
+            r"elements of output_size must be greater than or equal to 0",
+            lambda m, x: m.nn.functional.adaptive_avg_pool2d(x, (-1, 2))))
+
+# normalization, linear, embedding
+_errors("batch_norm_eval", "batch_norm",
+        err("channels", ones((2, 4, 2, 2), (4,), (4,)), RuntimeError,
+            r"running_mean should contain 4 elements not 3"))
+_errors("batch_norm_train", "batch_norm",
+        err("one_value_per_channel", ones((1, 3), (3,), (3,)), ValueError,
+            r"Expected more than 1 value per channel when training"))
+_errors("batch_norm_train_no_affine", "batch_norm", LONG)
+_errors("layer_norm", "layer_norm",
+        err("normalized_shape", ones((2, 3, 5), (4,), (4,)), RuntimeError,
+            r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\], but got "
+            r"input of size\s?\[2, 3, 5\]"),
+        err("weight_shape", ones((2, 3, 4), (5,), (4,)), RuntimeError,
+            r"Expected weight to be of same shape as normalized_shape"))
+_errors("layer_norm_2d_no_affine", "layer_norm", LONG)
+_errors("group_norm", "group_norm",
+        err("groups_divide_channels", ones((2, 5, 3), (5,), (5,)), RuntimeError,
+            r"Expected number of channels in input to be divisible by num_groups"))
+_errors("linear", "linear", BOOL,
+        err("in_features", ones((3, 4), (5, 3), (5,)), RuntimeError,
+            r"mat1 and mat2 shapes cannot be multiplied \(3x4 and 3x5\)"))
+_errors("linear_no_bias", "linear", err("zero_dim", ones((), (2, 4)), RuntimeError,
+                                        r"both arguments to linear need to be at least 1D"))
+_errors("embedding", "embedding",
+        err("out_of_range", lambda m: (m.tensor([0, 5]), m.ones(5, 3)), IndexError,
+            r"index out of range in self"),
+        err("float_indices", ones((2,), (5, 3)), RuntimeError,
+            r"Expected tensor for argument #1 'indices' to have one of the following scalar "
+            r"types: Long, Int"),
+        err("weight_rank", lambda m: (m.tensor([0, 1]), m.ones(5)), RuntimeError,
+            r"'weight' must be 2-D"))
+
+# losses
+_REDUCTION = r"banana is not a valid value for reduction"
+_errors("mse_loss", "mse_loss", LONG,
+        err("shape_mismatch", ones((3, 4), (3, 5)), RuntimeError,
+            r"size of tensor a \(4\) must match the size of tensor b \(5\)"),
+        err("reduction", ones((3,), (3,)), ValueError, _REDUCTION,
+            lambda m, x, y: m.nn.functional.mse_loss(x, y, reduction="banana")))
+_errors("mse_loss_sum_none", "mse_loss", LONG)
+_errors("l1_loss", "l1_loss", BOOL,
+        err("reduction", ones((3,), (3,)), ValueError, _REDUCTION,
+            lambda m, x, y: m.nn.functional.l1_loss(x, y, reduction="banana")))
+_errors("smooth_l1_loss", "smooth_l1_loss", LONG)
+_errors("smooth_l1_loss_none", "smooth_l1_loss", BOOL)
+_errors("huber_loss", "huber_loss", LONG)
+_errors("huber_loss_sum", "huber_loss", BOOL)
+_errors("cross_entropy", "cross_entropy",
+        err("target_out_of_range", lambda m: (m.ones(2, 5), m.tensor([0, 7])), IndexError,
+            r"Target 7 is out of bounds"),
+        err("batch_mismatch", lambda m: (m.ones(4, 5), m.tensor([0, 1, 2])), ValueError,
+            r"Expected input batch_size \(4\) to match target batch_size \(3\)"),
+        err("float_input_long_target", lambda m: (m.ones(2, 5, dtype=m.int64),
+                                                  m.tensor([0, 1])), RuntimeError,
+            r"(?i)long"))
+_errors("cross_entropy_sum_none", "cross_entropy",
+        err("reduction", lambda m: (m.ones(2, 5), m.tensor([0, 1])), ValueError, _REDUCTION,
+            lambda m, x, t: m.nn.functional.cross_entropy(x, t, reduction="banana")))
+_errors("cross_entropy_probs", "cross_entropy",
+        err("long_probabilities", lambda m: (m.ones(2, 3, 2), m.ones(2, 3, 2, dtype=m.int64)),
+            RuntimeError, r"Expected floating point type for target with class probabilities"))
+_errors("nll_loss", "nll_loss",
+        err("target_out_of_range", lambda m: (m.ones(2, 5), m.tensor([0, 5])), IndexError,
+            r"Target 5 is out of bounds"),
+        err("negative_target", lambda m: (m.ones(2, 5), m.tensor([0, -3])), IndexError,
+            r"Target -3 is out of bounds"),
+        err("float_target", ones((2, 5), (2,)), RuntimeError,
+            r"expected target dtype to be Long or Byte"),
+        err("batch_mismatch", lambda m: (m.ones(4, 5), m.tensor([0, 1, 2])), ValueError,
+            r"Expected input batch_size \(4\) to match target batch_size \(3\)"))
+_errors("binary_cross_entropy", "binary_cross_entropy",
+        err("out_of_range_input", ones((3,), (3,)), RuntimeError,
+            r"all elements of input should be between 0 and 1",
+            lambda m, p, t: m.nn.functional.binary_cross_entropy(p * 2, t)),
+        err("shape_mismatch", ones((3,), (4,)), ValueError,
+            r"Using a target size \(torch.Size\(\[4\]\)\) that is different to the input size "
+            r"\(torch.Size\(\[3\]\)\) is deprecated|different to the input size",
+            lambda m, p, t: m.nn.functional.binary_cross_entropy(p * 0.5, t)))
+_errors("bce_with_logits", "binary_cross_entropy_with_logits",
+        err("shape_mismatch", ones((3,), (4,)), ValueError,
+            r"Target size \(torch.Size\(\[4\]\)\) must be the same as input size "
+            r"\(torch.Size\(\[3\]\)\)|must be the same as input size"))
+
+# creation
+_errors("zeros", "zeros",
+        err("huge", lambda m: (), RuntimeError, _HUGE, lambda m: m.zeros(10 ** 12)),
+        err("negative_size", lambda m: (), RuntimeError, r"(?i)negative|non-negative",
+            lambda m: m.zeros(3, -2)),
+        arg_type(lambda m, x: m.zeros(2.5), r"zeros\(\)"),
+        err("device", lambda m: (), RuntimeError, r"device type at start of device string",
+            lambda m: m.zeros(3, device="tpu")))
+_errors("ones", "ones", err("huge", lambda m: (), RuntimeError, _HUGE,
+                            lambda m: m.ones(10 ** 6, 10 ** 6)),
+        err("negative_size", lambda m: (), RuntimeError, r"(?i)negative",
+            lambda m: m.ones(-2)))
+_errors("full", "full", err("huge", lambda m: (), RuntimeError, _HUGE,
+                            lambda m: m.full((10 ** 12,), 2.0)),
+        err("negative_size", lambda m: (), RuntimeError, r"(?i)negative",
+            lambda m: m.full((2, -2), 1.0)))
+_errors("empty_like_fill", "empty", err("huge", lambda m: (), RuntimeError, _HUGE,
+                                        lambda m: m.empty(10 ** 12)),
+        err("negative_size", lambda m: (), RuntimeError, r"(?i)negative",
+            lambda m: m.empty(-2)))
+_errors("arange", "arange",
+        err("huge", lambda m: (), RuntimeError, _HUGE, lambda m: m.arange(10 ** 12)),
+        err("wrong_sign", lambda m: (), RuntimeError, r"upper bound and lower bound "
+            r"inconsistent with step sign", lambda m: m.arange(5, 0)),
+        err("zero_step", lambda m: (), RuntimeError, r"step must be nonzero",
+            lambda m: m.arange(0, 5, 0)))
+_errors("linspace", "linspace",
+        err("huge", lambda m: (), RuntimeError, _HUGE, lambda m: m.linspace(0, 1, 10 ** 12)),
+        err("negative_steps", lambda m: (), RuntimeError, r"number of steps must be "
+            r"non-negative", lambda m: m.linspace(0, 1, -1)))
+_errors("eye", "eye", err("huge", lambda m: (), RuntimeError, _HUGE,
+                          lambda m: m.eye(10 ** 6)),
+        err("negative_size", lambda m: (), RuntimeError, r"n must be greater or equal to 0, "
+            r"got -2", lambda m: m.eye(-2)))
+_errors("rand_range", "rand", err("huge", lambda m: (), RuntimeError, _HUGE,
+                                  lambda m: m.rand(10 ** 12)),
+        err("negative_size", lambda m: (), RuntimeError, r"(?i)negative",
+            lambda m: m.rand(-2)))
+_errors("randn_finite", "randn", err("huge", lambda m: (), RuntimeError, _HUGE,
+                                     lambda m: m.randn(10 ** 12)),
+        err("negative_size", lambda m: (), RuntimeError, r"(?i)negative",
+            lambda m: m.randn(2, -2)))
+
+# wrong argument types (PyTorch's argument parser: TypeError)
+for _name, _op, _fn in [
+        ("max_dim_values", "max", lambda m, x: m.max(x, 1.5)),
+        ("prod", "prod", lambda m, x: m.prod(x, 1.5)),
+        ("cumsum", "cumsum", lambda m, x: m.cumsum(x, 1.5)),
+        ("mean_dim", "mean", lambda m, x: m.mean(x, 1.5)),
+        ("amax", "amax", lambda m, x: m.amax(x, 1.5)),
+        ("transpose", "transpose", lambda m, x: m.transpose(x, 0, "1")),
+        ("unsqueeze", "unsqueeze", lambda m, x: m.unsqueeze(x, 1.5)),
+        ("chunk", "chunk", lambda m, x: x.chunk(2.5)),
+        ("topk", "topk", lambda m, x: x.topk(1.5)),
+        ("argsort", "argsort", lambda m, x: m.argsort(x, dim=1.5)),
+        ("view", "view", lambda m, x: x.view(2.5, 2)),
+        ("layer_norm_2d_no_affine", "layer_norm",
+         lambda m, x: m.nn.functional.layer_norm(x, 4.5)),
+        ("pad", "pad", lambda m, x: m.nn.functional.pad(x, (1.5, 1))),
+        ("matmul", "matmul", lambda m, x: m.matmul(x, [[1.0]])),
+        ("outer", "outer", lambda m, x: m.outer(x, 2.0)),
+        ("where_scalar", "where", lambda m, x: m.where(x > 0, x, "a")),
+        ("ones", "ones", lambda m, x: m.ones("a")),
+        ("linspace", "linspace", lambda m, x: m.linspace(0, 1, 2.5))]:
+    _errors(_name, _op, arg_type(_fn))
+_errors("conv2d_stride_pad", "conv2d", arg_type(
+    lambda m, x: m.nn.functional.conv2d(x, m.ones(1, 4, 1, 1), stride=1.5), TYPE, (1, 4, 5, 5)))
+_errors("gather_dim0", "gather", arg_type(lambda m, x, i: m.gather(x, 1.5, i), TYPE, (3, 4),
+                                          (2, 4), dtype="int64"))
+_errors("one_hot", "one_hot", arg_type(lambda m, i: m.nn.functional.one_hot(i, 1.5), TYPE,
+                                       (3,), dtype="int64"))
+_errors("pad_crop", "pad", err("mode", ones((2, 4)), RuntimeError, r"Unrecognised padding mode",
+                               lambda m, x: m.nn.functional.pad(x, (1, 1), mode="banana")))
+_errors("norm", "norm", err("order", ones((3, 4)), RuntimeError, r"Order banana not supported",
+                            lambda m, x: x.norm(p="banana")))
+_errors("batch_norm_eval", "batch_norm",
+        err("no_running_stats", ones((2, 3)), RuntimeError,
+            r"running_mean must be defined in evaluation mode",
+            lambda m, x: m.nn.functional.batch_norm(x, None, None, training=False)))
+
+
+# entries with one error each, where the table had none
+_errors("cos", "cos", err("argument_type", lambda m: ([1.0],), TypeError, _LIST,
+                          lambda m, x: m.cos(x)))
+for _name, _op in [("sign", "sign"), ("sigmoid_extreme", "sigmoid"), ("expm1_signed", "expm1"),
+                   ("log1p_wide", "log1p")]:
+    _errors(_name, _op, NOT_TENSOR)
+_errors("cast_long", "to", err("device_index", ones((3,)), RuntimeError,
+                               r"Invalid device string: 'cuda:abc'",
+                               lambda m, x: x.to("cuda:abc")))
+_errors("cast_int_to_float", "to", arg_type(lambda m, x: x.to(dtype="float32"), TYPE, (3,),
+                                            dtype="int64"))
+_errors("rsub_scalar", "sub", BOOL)
+_errors("sum_int", "sum", bad_dim(lambda m, x: x.sum(2), (3, 4), dtype="int64"))
+_errors("prod_with_zero", "relu", BOOL)
+_errors("sort_desc_indices", "sort", bad_dim(lambda m, x: m.sort(x, 2, descending=True)))
+_errors("squeeze", "squeeze", bad_dim(lambda m, x: x.squeeze(2)))
+_errors("cat_3", "cat", err("size_mismatch", ones((1, 2), (3, 3), (2, 2)), RuntimeError,
+                            r"Sizes of tensors must match except in dimension 0"))
+_errors("diag_matrix", "diag", err("rank", ones(()), RuntimeError,
+                                   r"diag\(\): Supports 1D or 2D tensors. Got 0D"))
+_errors("conv2d_unbatched_1x1", "conv2d", err("channels", ones((2, 3, 4), (3, 3, 1, 1)),
+                                              RuntimeError, r"expected input\[1, 2, 3, 4\] to "
+                                              r"have 3 channels, but got 2 channels instead"))
+_errors("max_pool2d_indices", "max_pool2d", BOOL)
+_errors("avg_pool2d_ceil", "avg_pool2d", BOOL)
+_errors("embedding_padding_idx", "embedding",
+        err("out_of_range", lambda m: (m.tensor([0, 7]), m.ones(4, 2)), IndexError,
+            r"index out of range in self"))
+_errors("mse_loss_weight", "mse_loss",
+        err("weight_shape", ones((3, 4), (3, 4)), ValueError,
+            r"Weights and input must have the same size",
+            lambda m, x, y: m.nn.functional.mse_loss(x, y, weight=m.ones(4, 3))))
+_errors("l1_loss_sum_none", "l1_loss", BOOL)
+_WEIGHT = r"weight tensor should be defined either for all 5 classes or no classes"
+_errors("cross_entropy_weight_ignore", "cross_entropy",
+        err("weight_size", lambda m: (m.ones(2, 5), m.tensor([0, 1])), RuntimeError, _WEIGHT,
+            lambda m, x, t: m.nn.functional.cross_entropy(x, t, m.ones(3))))
+_errors("cross_entropy_smoothing", "cross_entropy",
+        err("label_smoothing", lambda m: (m.ones(2, 5), m.tensor([0, 1])), RuntimeError,
+            r"label_smoothing must be between 0.0 and 1.0. Got: 1.5",
+            lambda m, x, t: m.nn.functional.cross_entropy(x, t, label_smoothing=1.5)))
+_errors("cross_entropy_smoothing_none", "cross_entropy",
+        err("target_out_of_range", lambda m: (m.ones(3, 4), m.tensor([0, 9, 1])), IndexError,
+            r"Target 9 is out of bounds",
+            lambda m, x, t: m.nn.functional.cross_entropy(x, t, reduction="none",
+                                                          label_smoothing=0.3)))
+_errors("cross_entropy_probs_none", "cross_entropy",
+        err("probability_shape", ones((3, 4), (3, 5)), RuntimeError,
+            r"0D or 1D target tensor expected, multi-target not supported",
+            lambda m, x, p: m.nn.functional.cross_entropy(x, p, reduction="none")))
+_errors("cross_entropy_probs_weight_smoothing", "cross_entropy",
+        err("weight_size", ones((3, 4), (3, 4)), RuntimeError,
+            r"weight tensor should be defined either for all 4 classes or no classes",
+            lambda m, x, p: m.nn.functional.cross_entropy(x, p, m.ones(5))))
+_errors("nll_loss_weight_ignore_sum", "nll_loss",
+        err("weight_size", lambda m: (m.ones(6, 3), m.zeros(6, dtype=m.int64)), RuntimeError,
+            r"weight tensor should be defined either for all 3 classes or no classes",
+            lambda m, x, t: m.nn.functional.nll_loss(x, t, m.ones(4))))
+_errors("nll_loss_none", "nll_loss",
+        err("target_out_of_range", lambda m: (m.ones(3, 4), m.tensor([0, 4, 1])), IndexError,
+            r"Target 4 is out of bounds",
+            lambda m, x, t: m.nn.functional.nll_loss(x, t, reduction="none")))
+for _name in ("binary_cross_entropy_weight_sum", "binary_cross_entropy_none"):
+    _errors(_name, "binary_cross_entropy",
+            err("out_of_range_input", ones((3, 4), (3, 4)), RuntimeError,
+                r"all elements of input should be between 0 and 1",
+                lambda m, p, t: m.nn.functional.binary_cross_entropy(p + 0.5, t,
+                                                                     reduction="none")))
+_errors("bce_with_logits_weights_none", "binary_cross_entropy_with_logits",
+        err("pos_weight_shape", ones((3, 4), (3, 4)), RuntimeError,
+            r"size of tensor a \(5\) must match the size of tensor b \(4\)",
+            lambda m, x, t: m.nn.functional.binary_cross_entropy_with_logits(
+                x, t, pos_weight=m.ones(5))))
+
+# device: mixing CPU and CUDA tensors (only where both PyTorch and graphc have a GPU)
+_SAME_DEVICE = r"Expected all tensors to be on the same device"
+_errors("add", "add", err("devices", lambda m: (m.ones(3), m.ones(3, device="cuda")),
+                          RuntimeError, _SAME_DEVICE, needs="cuda"))
+_errors("matmul", "matmul", err("devices", lambda m: (m.ones(3, 4), m.ones(4, 2, device="cuda")),
+                                RuntimeError, _SAME_DEVICE, needs="cuda"))
+_errors("where", "where", err("devices", lambda m: (m.ones(3, dtype=m.bool), m.ones(3),
+                                                    m.ones(3, device="cuda")),
+                              RuntimeError, _SAME_DEVICE, needs="cuda"))
