@@ -212,3 +212,28 @@ def test_cuda_with_a_device_index(emulated):
     assert graphc.ones(2).cuda(0).device == graphc.device("cuda", 0)
     np.testing.assert_array_equal(model.cpu().weight.detach().numpy(), want)
     assert model.weight.device == "cpu"
+
+
+def test_custom_function_and_hooks_on_cuda_tensors(emulated):
+    class SinCos(graphc.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.sin(), x.cos()
+
+        @staticmethod
+        def backward(ctx, gs, gc):
+            x, = ctx.saved_tensors
+            assert gs.device == gc.device == x.device  # the unused output's zero too
+            return gs * x.cos() - gc * x.sin()
+    grads = []
+    for t in _pair(2, 3, requires_grad=True):
+        s, _ = SinCos.apply(t)
+        assert s.is_cuda == t.is_cuda
+        h = s * 2
+        h.register_hook(lambda g: g * 3)
+        h.sum().backward()
+        assert t.grad.device == t.device
+        grads.append(t.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
+    np.testing.assert_allclose(grads[0], 6 * np.cos(_pair(2, 3)[0].numpy()), rtol=1e-6)

@@ -736,3 +736,19 @@ def test_functional_strict_mode_and_bad_arguments_raise_like_torch():
             mod.vjp(lambda a: a * 2, x, M.ones(3, dtype=M.float64))
     zero = F.jacobian(lambda a, b: a * 2, (graphc.ones(2), graphc.ones(2)))
     np.testing.assert_array_equal(zero[1].numpy(), np.zeros((2, 2)))
+
+
+def test_graphc_debug_prints_what_it_can_of_a_value_dependent_backward(capsys, monkeypatch):
+    class Branchy(graphc.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return g if g.sum() > 0 else -g
+    monkeypatch.setenv("GRAPHC_DEBUG", "1")
+    x = _leaf(graphc, X)
+    Branchy.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones_like(X))
+    assert "cannot be recorded" in capsys.readouterr().err

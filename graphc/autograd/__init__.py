@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from ..creation import full
 from ..ir import autodiff
 from ..ir.core import LEAF, Node, _state, make_leaf, use_handler
-from ..ir.errors import AutogradError, ShapeError
+from ..ir.errors import AutogradError, ShapeError, TraceError
 from ..ir.graph import Graph
 from ..ir.printer import print_graph
 from ..runtime import eager, gpu_eager, replay
@@ -141,7 +141,7 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     if order is None or _state.handler.traces:
         order = autodiff.forward_order(outs)
     if os.environ.get("GRAPHC_DEBUG", "0") not in ("", "0"):
-        print(print_graph(autodiff.grad_graph(outs, wrt, order=order)[0]), file=sys.stderr)
+        _print_gradient_graph(outs, wrt, order)
     # The transform that grad_graph() records runs here under the eager handler: each
     # VJP node is evaluated as it is built (with history when create_graph=True), and
     # every forward value it reads is first checked for in-place modification.
@@ -177,6 +177,16 @@ def _run(outputs: Sequence[Tensor], grads, wrt: Sequence[Node], retain_graph, cr
     if not (retain_graph if retain_graph is not None else create_graph) and not tracing:
         _free(order)
     return results
+
+
+def _print_gradient_graph(outs: list[Node], wrt: Sequence[Node], order: list[Node]) -> None:
+    """GRAPHC_DEBUG's print of the gradient graph; one whose Python (a custom Function's
+    backward, a hook) branches on gradient values cannot be recorded, only run."""
+    try:
+        text = print_graph(autodiff.grad_graph(outs, wrt, order=order)[0])
+    except TraceError as e:
+        text = f"# the gradient graph cannot be recorded (it runs eagerly): {e}"
+    print(text, file=sys.stderr)
 
 
 def _free(order: Sequence[Node]) -> None:

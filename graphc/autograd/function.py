@@ -133,7 +133,7 @@ class BackwardFunction(FunctionCtx):
         grads = []
         for g, spec in zip(cotangents, self._specs):
             if g is None and spec is not None and self.materialize_grads:
-                grads.append(zeros(spec[0], dtype=spec[1]))
+                grads.append(zeros(spec[0], dtype=spec[1], device=spec[2]))
             else:
                 grads.append(None if g is None else _wrap(g))
         result = self._get_user_fn()(self, *grads)
@@ -310,7 +310,7 @@ def _wrap_outputs(cls: type, ctx: BackwardFunction, args: tuple, before: list, o
     executable = bool(xs) and _state.grad_enabled
     dirty = {id(t) for t in ctx._dirty}
     skip = {id(t) for t in ctx._non_differentiable}
-    ctx._specs = [(o._node.shape, o._node.dtype) if isinstance(o, Tensor) else None
+    ctx._specs = [(o._node.shape, o._node.dtype, o.device) if isinstance(o, Tensor) else None
                   for o in outputs]
     ctx._values = [o._node if isinstance(o, Tensor) else None for o in outputs]
     ctx._outputs = [None] * len(outputs)
