@@ -16,6 +16,7 @@ from graphc.runtime import cuda as rt
 from graphc.runtime import gpu_eager
 from graphc.runtime.cpu import NativeProgram
 from graphc.runtime.gpu import GpuProgram
+from tests.custom_functions import functions
 from tests.fake_cuda import FakeDriver
 from tests.test_compiler import _compiled_cases
 from tests.test_ops import _inputs, _tol
@@ -215,20 +216,10 @@ def test_cuda_with_a_device_index(emulated):
 
 
 def test_custom_function_and_hooks_on_cuda_tensors(emulated):
-    class SinCos(graphc.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x.sin(), x.cos()
-
-        @staticmethod
-        def backward(ctx, gs, gc):
-            x, = ctx.saved_tensors
-            assert gs.device == gc.device == x.device  # the unused output's zero too
-            return gs * x.cos() - gc * x.sin()
+    sin_cos = functions(graphc)["SinCos"]  # its backward checks the gradients' devices
     grads = []
     for t in _pair(2, 3, requires_grad=True):
-        s, _ = SinCos.apply(t)
+        s, _ = sin_cos.apply(t)
         assert s.is_cuda == t.is_cuda
         h = s * 2
         h.register_hook(lambda g: g * 3)
