@@ -305,3 +305,17 @@ def test_compiled_module_retraces_when_a_forward_hook_is_added():
         handle.remove()
         np.testing.assert_allclose(compiled(x).numpy(), plain)
     assert compiled.retraces == 2
+
+
+def test_compiled_function_retraces_when_a_captured_tensor_gets_a_hook():
+    w = graphc.tensor(X, requires_grad=True)
+
+    @graphc.compile
+    def grad_of_w():
+        return graphc.autograd.grad((w ** 2).sum(), w)[0]
+    np.testing.assert_allclose(grad_of_w().numpy(), 2 * X)
+    handle = w.register_hook(lambda g: -g)
+    np.testing.assert_allclose(grad_of_w().numpy(), -2 * X)
+    handle.remove()
+    np.testing.assert_allclose(grad_of_w().numpy(), 2 * X)
+    assert grad_of_w.retraces == 2
