@@ -35,9 +35,9 @@ class FunctionCtx:
     """What ``forward`` (or ``setup_context``) receives as ``ctx``: it saves what
     ``backward`` needs. Plain attributes (``ctx.scale = 2``) work too."""
 
-    _to_save: tuple = ()
-    _dirty: tuple = ()
-    _non_differentiable: tuple = ()
+    _fn_to_save: tuple = ()
+    _fn_dirty: tuple = ()
+    _fn_non_differentiable: tuple = ()
     materialize_grads = True
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
@@ -45,7 +45,7 @@ class FunctionCtx:
             if t is not None and not isinstance(t, Tensor):
                 raise ArgumentError(f"save_for_backward can only save variables, but argument "
                                     f"{i} is of type {type(t).__name__}")
-        self._to_save = tensors
+        self._fn_to_save = tensors
 
     def save_for_forward(self, *tensors: Tensor | None) -> None:
         """Kept for ``jvp``, which graphc's custom Functions do not run (reverse mode only)."""
@@ -53,11 +53,11 @@ class FunctionCtx:
 
     def mark_dirty(self, *tensors: Tensor) -> None:
         """Inputs that ``forward`` modified in place (and returns)."""
-        self._dirty = tensors
+        self._fn_dirty = tensors
 
     def mark_non_differentiable(self, *tensors: Tensor) -> None:
         """Outputs that get no gradient (``backward`` still receives a zero for each)."""
-        self._non_differentiable = tensors
+        self._fn_non_differentiable = tensors
 
     def set_materialize_grads(self, value: bool) -> None:
         """False: ``backward`` receives None, not zeros, for outputs that got no gradient."""
@@ -69,8 +69,8 @@ class BackwardFunction(FunctionCtx):
     Function made when it is defined); the same object was ``forward``'s ``ctx``."""
 
     _forward_cls: type
-    _saved: list | None = None  # per saved tensor: None, ("node", node) or ("output", i)
-    _released = False
+    _fn_saved: list | None = None  # per saved tensor: None, ("node", node) or ("output", i)
+    _fn_released = False
 
     def name(self) -> str:
         return type(self).__name__
@@ -80,37 +80,37 @@ class BackwardFunction(FunctionCtx):
 
     @property
     def next_functions(self) -> tuple:
-        return edges_of(self._inputs)
+        return edges_of(self._fn_inputs)
 
     def nodes(self) -> list[Node | None]:
         """The output nodes of this call, in output order (None: not differentiable, or gone)."""
-        return [None if r is None else r() for r in self._outputs]
+        return [None if r is None else r() for r in self._fn_outputs]
 
     def release(self) -> None:
         """backward() without retain_graph is done with this call: free its saved tensors."""
-        self._saved = None
-        self._released = True
+        self._fn_saved = None
+        self._fn_released = True
 
     @property
     def saved_tensors(self) -> tuple:
-        if self._released:
+        if self._fn_released:
             raise AutogradError(
                 "Trying to backward through the graph a second time (or directly access saved "
                 "tensors after they have already been freed). Saved intermediate values of the "
                 "graph are freed when you call .backward() or autograd.grad(). Specify "
                 "retain_graph=True if you need to backward through the graph a second time or "
                 "if you need to access saved tensors after calling backward.")
-        if self._saved is None:  # inside forward or setup_context: what was given
-            return tuple(self._to_save)
+        if self._fn_saved is None:  # inside forward or setup_context: what was given
+            return tuple(self._fn_to_save)
         out = []
-        for entry in self._saved:
+        for entry in self._fn_saved:
             if entry is None:
                 out.append(None)
                 continue
             kind, node = entry
             if kind == "output":  # the output the caller holds (its history: double backward)
-                member = self._outputs[node]
-                node = (member() if member is not None else None) or self._values[node]
+                member = self._fn_outputs[node]
+                node = (member() if member is not None else None) or self._fn_values[node]
             check_saved(node)
             out.append(_wrap(node))
         return tuple(out)
@@ -131,7 +131,7 @@ class BackwardFunction(FunctionCtx):
                    need: Sequence[bool]) -> list[Node | None]:
         from ..creation import zeros
         grads = []
-        for g, spec in zip(cotangents, self._specs):
+        for g, spec in zip(cotangents, self._fn_specs):
             if g is None and spec is not None and self.materialize_grads:
                 grads.append(zeros(spec[0], dtype=spec[1], device=spec[2]))
             else:
@@ -140,7 +140,7 @@ class BackwardFunction(FunctionCtx):
         result = self._check_count(result if isinstance(result, tuple) else (result,), node)
         out: list[Node | None] = [None]  # input 0 is the forward's value: no gradient
         tensor_index = 0
-        for arg_node, g in zip(self._arg_nodes, result):
+        for arg_node, g in zip(self._fn_arg_nodes, result):
             if arg_node is None:
                 continue
             if arg_node is not False:
@@ -150,14 +150,14 @@ class BackwardFunction(FunctionCtx):
         return out
 
     def _check_count(self, result: tuple, node: Node) -> tuple:
-        n = len(self._arg_nodes)
+        n = len(self._fn_arg_nodes)
         if len(result) > n and all(g is None for g in result[n:]):
             result = result[:n]
         if len(result) != n:
             raise AutogradError(f"function {self.name()} returned an incorrect number of "
                                 f"gradients (expected {n}, got {len(result)})"
                                 f"{self._applied_at(node)}")
-        for pos, (arg_node, g) in enumerate(zip(self._arg_nodes, result)):
+        for pos, (arg_node, g) in enumerate(zip(self._fn_arg_nodes, result)):
             if arg_node is None and g is not None:
                 raise AutogradError(f"function {self.name()} returned a gradient different "
                                     f"than None at position {pos + 1}, but the corresponding "
@@ -303,17 +303,17 @@ def _wrap_outputs(cls: type, ctx: BackwardFunction, args: tuple, before: list, o
     """The outputs the caller gets: each differentiable one as a node of ``cls``'s op."""
     outputs = output if isinstance(output, tuple) else (output,)
     # per argument: None (not a tensor), False (a tensor that needs no gradient), or its node
-    ctx._arg_nodes = tuple(None if n is None else n if need else False
-                           for n, need in zip(before, ctx.needs_input_grad))
-    ctx._inputs = tuple(n for n in ctx._arg_nodes if n is not None)
-    xs = tuple(n for n in ctx._arg_nodes if n is not None and n is not False)
+    ctx._fn_arg_nodes = tuple(None if n is None else n if need else False
+                              for n, need in zip(before, ctx.needs_input_grad))
+    ctx._fn_inputs = tuple(n for n in ctx._fn_arg_nodes if n is not None)
+    xs = tuple(n for n in ctx._fn_arg_nodes if n is not None and n is not False)
     executable = bool(xs) and _state.grad_enabled
-    dirty = {id(t) for t in ctx._dirty}
-    skip = {id(t) for t in ctx._non_differentiable}
-    ctx._specs = [(o._node.shape, o._node.dtype, o.device) if isinstance(o, Tensor) else None
-                  for o in outputs]
-    ctx._values = [o._node if isinstance(o, Tensor) else None for o in outputs]
-    ctx._outputs = [None] * len(outputs)
+    dirty = {id(t) for t in ctx._fn_dirty}
+    skip = {id(t) for t in ctx._fn_non_differentiable}
+    ctx._fn_specs = [(o._node.shape, o._node.dtype, o.device) if isinstance(o, Tensor)
+                     else None for o in outputs]
+    ctx._fn_values = [o._node if isinstance(o, Tensor) else None for o in outputs]
+    ctx._fn_outputs = [None] * len(outputs)
     results = list(outputs)
     call = _Call(ctx)
     for i, o in enumerate(outputs):
@@ -327,12 +327,12 @@ def _wrap_outputs(cls: type, ctx: BackwardFunction, args: tuple, before: list, o
             value = _state.handler.bind(DETACH, (value,), {})
         attrs = {"_call": call} if len(outputs) == 1 else {"_call": call, "output": i}
         node = _state.handler.bind(cls._op, (value, *xs), attrs)
-        ctx._outputs[i] = weakref.ref(node)
+        ctx._fn_outputs[i] = weakref.ref(node)
         if id(o) in dirty:  # modified in place: the input tensor itself becomes the output
             o._node = node
         else:
             results[i] = _wrap(node)
-    ctx._saved = [_saved_entry(t, args, outputs, dirty) for t in ctx._to_save]
+    ctx._fn_saved = [_saved_entry(t, args, outputs, dirty) for t in ctx._fn_to_save]
     return tuple(results) if isinstance(output, tuple) else results[0]
 
 
