@@ -552,3 +552,28 @@ def test_compiled_lstm_over_a_fixed_length_is_one_native_program():
     assert "in 1 native segment(s), 0 interpreted nodes" in head, head
     assert kernels.count("matmul [3, 24]") == 7 * 2  # (batch, 4 * hidden) per step
     assert kernels.count("matmul [21, 24]") == 2  # the input projection of each layer
+
+
+def test_packing_inside_a_compiled_function_works_a_packed_argument_says_why_not():
+    m = nn.GRU(4, 3)
+    x = graphc.randn(5, 3, 4)
+
+    def run(x):
+        out, h = m(rnn_utils.pack_padded_sequence(x, [2, 5, 3], enforce_sorted=False))
+        return rnn_utils.pad_packed_sequence(out)[0], h
+    with graphc.no_grad():
+        for got, want in zip(graphc.compile(run)(x), run(x)):
+            _close(got.numpy(), want.numpy())
+        packed = rnn_utils.pack_padded_sequence(x, [5, 3, 2])
+        with pytest.raises(RuntimeError, match="PackedSequence that is an argument of a "
+                                               "compiled function"):
+            graphc.compile(lambda p: m(p)[1])(packed)
+
+
+def test_empty_batch_gives_empty_outputs_as_torch():
+    for m in (nn.LSTM(4, 3, 2), nn.GRU(4, 3, bidirectional=True), nn.LSTM(4, 3, proj_size=2)):
+        out, h = m(graphc.randn(3, 0, 4))
+        h = h[0] if isinstance(h, tuple) else h
+        assert out.shape == (3, 0, m.proj_size or 3 * (2 if m.bidirectional else 1))
+        assert h.shape == (m.num_layers * (2 if m.bidirectional else 1), 0,
+                           m.proj_size or m.hidden_size)

@@ -197,6 +197,6 @@ def rnn(mode: str, x2d: Tensor, sizes: Sequence[int], hx: tuple[Tensor, ...] | N
         x = _cat(outs, 1)
         if dropout_p and training and layer < num_layers - 1:
             x = dropout(x, dropout_p, True)
-    states = tuple(_cat([f[i] for f in finals], 0).reshape(len(finals), batch, -1)
-                   for i in range(len(sizes_of_state)))
+    states = tuple(_cat([f[i] for f in finals], 0).reshape(len(finals), batch, size)
+                   for i, size in enumerate(sizes_of_state))
     return x, states

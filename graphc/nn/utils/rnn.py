@@ -18,7 +18,7 @@ from ...composite import cat, stack
 from ...creation import full, tensor
 from ...ir import dtypes as dt
 from ...ir import ops as P
-from ...ir.errors import ShapeError, ValueArgumentError
+from ...ir.errors import ShapeError, TraceError, ValueArgumentError
 from ...tensor import Tensor, _bind
 from .._errors import InvalidArgument
 
@@ -81,8 +81,7 @@ def packed_like(packed: PackedSequence, data: Tensor, move=lambda t: t) -> Packe
 def packed_sizes(packed: PackedSequence) -> list[int]:
     """The batch sizes as Python ints (from packing, else read from ``batch_sizes``)."""
     host = getattr(packed, "_host", None)
-    return list(host[0]) if host is not None else \
-        [int(s) for s in packed.batch_sizes.tolist()]
+    return list(host[0]) if host is not None else _ints(packed.batch_sizes)
 
 
 def _unsorted_order(packed: PackedSequence) -> list[int] | None:
@@ -90,7 +89,18 @@ def _unsorted_order(packed: PackedSequence) -> list[int] | None:
     if host is not None:
         return None if host[1] is None else list(host[1])
     u = packed.unsorted_indices
-    return None if u is None else [int(i) for i in u.tolist()]
+    return None if u is None else _ints(u)
+
+
+def _ints(t: Tensor) -> list[int]:
+    try:
+        return [int(v) for v in t.tolist()]
+    except TraceError:
+        raise TraceError("a PackedSequence that is an argument of a compiled function: its "
+                         "batch sizes decide the steps, and a compiled function knows only "
+                         "the shapes of its tensor arguments; pack inside the compiled "
+                         "function (lengths as a Python list) or outside it unpack "
+                         "first") from None
 
 
 def invert_permutation(permutation: Tensor | None) -> Tensor | None:
