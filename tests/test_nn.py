@@ -682,9 +682,11 @@ def test_cross_entropy_class_out_of_range_raises_index_error_eager_and_compiled(
 
 # ---------------------------------------------------------------- compiled against eager
 
-def _train_both(make_model, make_opt, xs, ys):
+def _train_both(make_model, make_opt, xs, ys, seed_steps: bool = False):
     """The same training step eager and compiled (optimizer inside), on two models with
-    one state_dict. Returns both models, optimizers, per-step losses and the step."""
+    one state_dict (``seed_steps``: the default generator seeded before each step, so both
+    draw the same dropout masks). Returns both models, optimizers, per-step losses and the
+    step."""
     runs = []
     graphc.manual_seed(0)
     first = make_model()
@@ -701,7 +703,11 @@ def _train_both(make_model, make_opt, xs, ys):
             opt.step()
             return loss
         run = graphc.compile(step) if compiled else step
-        losses = [run(x, y).item() for x, y in zip(xs, ys)]
+        losses = []
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            if seed_steps:
+                graphc.manual_seed(100 + i)
+            losses.append(run(x, y).item())
         runs.append((model, opt, losses, run))
     return runs
 
