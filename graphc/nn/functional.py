@@ -370,3 +370,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if keep_grad is not None:  # the same values, with the gradient scaled by keep_grad
         out = out * keep_grad + (out * (1.0 - keep_grad)).detach()
     return _label(out.reshape(idx.shape + (w.shape[1],)), "EmbeddingBackward0")
+
+
+from ._attention import *  # noqa: E402, F403  (it uses this module's layers)
+from ._attention import __all__ as _attention_all  # noqa: E402
+
+__all__ += _attention_all
