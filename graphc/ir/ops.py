@@ -818,8 +818,17 @@ def _transpose_last(x: Node) -> Node:
 
 def _matmul_vjp(n, g, need):
     x, y = n.inputs
-    return (MATMUL(g, _transpose_last(y)) if need[0] else None,
-            MATMUL(_transpose_last(x), g) if need[1] else None)
+    gy = None
+    if need[1]:
+        if len(y.shape) == 2 and len(x.shape) > 2:
+            # a matrix shared by every leading index (a Linear's weight on (B, T, in)): one
+            # matmul over all B*T rows, not one per index summed afterwards (as addmm)
+            rows = math.prod(x.shape[:-1])
+            gy = MATMUL(_transpose_last(reshape_to(x, (rows, x.shape[-1]))),
+                        reshape_to(g, (rows, g.shape[-1])))
+        else:
+            gy = MATMUL(_transpose_last(x), g)
+    return (MATMUL(g, _transpose_last(y)) if need[0] else None, gy)
 
 
 MATMUL = register(Op("matmul", _matmul_infer, lambda a, x, y: np.matmul(x, y), _matmul_vjp,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..composite import amax, exp, matmul, softmax, where
+from ..composite import amax, exp, matmul, where
 from ..composite import sum as _sum
 from ..creation import arange, zeros
 from ..ir import dtypes as dt
@@ -27,31 +27,38 @@ _NEG_INF = float("-inf")
 
 # ---------------------------------------------------------------- the attention core
 
-def _causal_keep(q: Tensor, k: Tensor) -> Tensor:
-    """(L, S) bool, True on and below the diagonal: the upper-left causal mask."""
+def _as_bias(mask: Tensor, attend: bool, dtype: dt.DType) -> Tensor:
+    """A boolean mask as the float added to the scores: 0 where it is ``attend``, -inf
+    elsewhere. Added, not selected with where(): the sum passes its gradient unchanged."""
+    zero = zeros((), dtype=dtype, device=mask.device)
+    return where(mask, zero, _NEG_INF) if attend else where(mask, _NEG_INF, zero)
+
+
+def _causal_bias(q: Tensor, k: Tensor) -> Tensor:
+    """(L, S): 0 on and below the diagonal, -inf above (the upper-left causal mask)."""
     rows = arange(q.shape[-2], device=q.device).unsqueeze(-1)
-    return arange(k.shape[-2], device=q.device) <= rows
+    return _as_bias(arange(k.shape[-2], device=q.device) <= rows, True, q.dtype)
 
 
-def _softmax_zero_rows(s: Tensor) -> Tensor:
-    """softmax over the last dim, with rows that are all -inf (fully masked) giving zeros,
-    as PyTorch's SDPA (its _safe_softmax) does, where a plain softmax gives NaN."""
+def _softmax_rows(s: Tensor, zero_masked_rows: bool) -> Tensor:
+    """softmax over the last dim. With ``zero_masked_rows``, rows that are all -inf (fully
+    masked) give zeros, as PyTorch's SDPA (its _safe_softmax); else NaN, as its softmax.
+    Times the reciprocal of the sum, as PyTorch's kernel: one big op fewer in backward."""
     m = amax(s.detach(), -1, keepdim=True)
-    e = exp(s - where(m == _NEG_INF, 0.0, m))  # such a row shifts by 0: exp gives zeros
+    if zero_masked_rows:
+        m = where(m == _NEG_INF, 0.0, m)  # such a row shifts by 0: exp gives zeros
+    e = exp(s - m)
     z = _sum(e, -1, keepdim=True)
-    return e / where(z == 0.0, 1.0, z)
+    return e * (1.0 / (where(z == 0.0, 1.0, z) if zero_masked_rows else z))
 
 
-def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool,
-            dropout_p: float, scale: float, zero_masked_rows: bool) -> tuple[Tensor, Tensor]:
-    """(softmax(q k^T scale + mask) @ v, the weights), over any leading (batch, head) dims.
-    A boolean mask keeps the scores where it is True; a float mask is added."""
+def _attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None, dropout_p: float,
+            scale: float, zero_masked_rows: bool) -> tuple[Tensor, Tensor]:
+    """(softmax(q k^T scale + bias) @ v, the weights), over any leading (batch, head) dims."""
     s = matmul(q * scale, k.transpose(-2, -1))  # q is the smaller of q and the scores
-    if causal:
-        s = where(_causal_keep(q, k), s, _NEG_INF)
-    if mask is not None:
-        s = where(mask, s, _NEG_INF) if mask.dtype is dt.bool_ else s + mask
-    w = _softmax_zero_rows(s) if zero_masked_rows else softmax(s, -1)
+    if bias is not None:
+        s = s + bias
+    w = _softmax_rows(s, zero_masked_rows)
     if dropout_p > 0.0:
         w = F.dropout(w, dropout_p)
     return matmul(w, v), w
@@ -115,11 +122,13 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     _check_sdpa(q, k, v, attn_mask, is_causal, enable_gqa)
     if enable_gqa:
         k, v = _repeat_heads(k, q.shape[-3]), _repeat_heads(v, q.shape[-3])
-    mask = None if attn_mask is None else _t(attn_mask)
-    if mask is not None and mask.dtype is not dt.bool_ and mask.dtype is not q.dtype:
-        mask = mask.type(q.dtype)  # added in the query's type, as PyTorch's add_
+    bias = _causal_bias(q, k) if is_causal else None
+    if attn_mask is not None:
+        mask = _t(attn_mask)
+        bias = _as_bias(mask, True, q.dtype) if mask.dtype is dt.bool_ else \
+            mask if mask.dtype is q.dtype else mask.type(q.dtype)  # added in q's type
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    out, _ = _attend(q, k, v, mask, is_causal, dropout_p, scale, zero_masked_rows=True)
+    out, _ = _attend(q, k, v, bias, dropout_p, scale, zero_masked_rows=True)
     return out
 
 
@@ -162,7 +171,7 @@ def _canonical_mask(who: str, mask, name: str, dtype: dt.DType,
         warnings.warn(f"Support for mismatched {name} and {other_name} is deprecated. Use same "
                       "type for both instead.", stacklevel=4)
     if m.dtype is dt.bool_:
-        return where(m, _NEG_INF, zeros((), dtype=dtype, device=m.device))
+        return _as_bias(m, False, dtype)
     return m if m.dtype is dtype else m.type(dtype)
 
 
@@ -298,7 +307,9 @@ def _mha(query, key, value, num_heads: int, w: dict, *, embed_dim: int, add_zero
     if kpm is not None:  # (B, S) -> (B, 1, 1, S): the same keys for every head and query
         kpm = kpm.reshape(bsz, 1, 1, kpm.shape[-1])
         mask = kpm if mask is None else mask + kpm
-    out, weights = _attend(q, k, v, mask, causal, dropout_p if training else 0.0,
+    if causal:
+        mask = _causal_bias(q, k)
+    out, weights = _attend(q, k, v, mask, dropout_p if training else 0.0,
                            1.0 / math.sqrt(e // num_heads), zero_masked_rows=not need_weights)
     out = out.permute(0, 2, 1, 3) if batch_first else out.permute(2, 0, 1, 3)
     out = F.linear(out.reshape(*out.shape[:2], e), w["out_proj_weight"], w["out_proj_bias"])
