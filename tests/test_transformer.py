@@ -379,3 +379,54 @@ def test_bad_input_exception_types_match_torch():
                         if isinstance(e, k))
         return type(None)
     assert [kind(f) for f in calls(graphc)] == [kind(f) for f in calls(torch)]
+
+
+@needs_torch
+@pytest.mark.parametrize("separate", [False, True])
+def test_functional_multi_head_attention_forward_matches_torch(separate: bool):
+    """F.multi_head_attention_forward on (L, B, E), with packed or separate projection
+    weights, bias_k/bias_v, or static keys and values."""
+    rng = np.random.default_rng(3)
+    e, heads, bsz = 6, 3, 2
+    arrays = {name: (rng.standard_normal(shape) * 0.5).astype(np.float32) for name, shape in [
+        ("query", (4, bsz, e)), ("key", (5, bsz, 4)), ("value", (5, bsz, 2)),
+        ("in_proj_weight", (3 * e, e)), ("in_proj_bias", (3 * e,)), ("bias_k", (1, 1, e)),
+        ("bias_v", (1, 1, e)), ("out_proj_weight", (e, e)), ("out_proj_bias", (e,)),
+        ("q_proj_weight", (e, e)), ("k_proj_weight", (e, 4)), ("v_proj_weight", (e, 2)),
+        ("static_k", (bsz * heads, 5, e // heads))]}
+    if not separate:
+        arrays["key"], arrays["value"] = (rng.standard_normal((5, bsz, e)).astype(np.float32)
+                                          for _ in range(2))
+    outs = []
+    for lib in (graphc, torch):
+        a = {k: lib.tensor(v, requires_grad=k == "query") for k, v in arrays.items()}
+        common = dict(embed_dim_to_check=e, num_heads=heads, in_proj_weight=a["in_proj_weight"],
+                      in_proj_bias=a["in_proj_bias"], add_zero_attn=False, dropout_p=0.0,
+                      out_proj_weight=a["out_proj_weight"], out_proj_bias=a["out_proj_bias"])
+        if separate:
+            out, w = lib.nn.functional.multi_head_attention_forward(
+                a["query"], a["key"], a["value"], bias_k=None, bias_v=None,
+                use_separate_proj_weight=True, q_proj_weight=a["q_proj_weight"],
+                k_proj_weight=a["k_proj_weight"], v_proj_weight=a["v_proj_weight"],
+                static_k=a["static_k"], static_v=None, **common)
+        else:
+            out, w = lib.nn.functional.multi_head_attention_forward(
+                a["query"], a["key"], a["value"], bias_k=a["bias_k"], bias_v=a["bias_v"],
+                average_attn_weights=False, **common)
+        out.square().sum().backward()
+        outs.append([out.detach().numpy(), w.detach().numpy(), a["query"].grad.numpy()])
+    for g, t in zip(*outs):
+        np.testing.assert_allclose(g, t, rtol=1e-4, atol=1e-5 * np.abs(t).max())
+
+
+@needs_torch
+def test_transformer_custom_encoder_and_decoder_like_torch():
+    def build(lib):
+        enc = lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(8, 2, 16), 1)
+        return lib.nn.Transformer(8, 2, custom_encoder=enc, num_decoder_layers=1,
+                                  dim_feedforward=16)
+    torch.manual_seed(0)
+    t, g = build(torch), build(graphc)
+    assert list(g.state_dict()) == list(t.state_dict())
+    assert repr(g) == repr(t).replace("torch", "graphc")
+    assert g.encoder.norm is None and g.decoder.norm is not None
