@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from .core import LEAF, Node, RecordingHandler, get_handler, make_leaf, use_handler
 from .errors import AutogradError
 from .graph import Graph
-from .ops import ADD, CAST, SUM, reshape_to
+from .ops import ADD, CAST, CONCAT, PAD, SUM, reshape_to
 from .shapes import sum_axes_to
 
 
@@ -132,7 +132,44 @@ def _pull_back(order: list[Node], ct: dict[int, Node], relevant: set[int],
                 if gx.shape != x.shape or gx.dtype is not x.dtype:
                     gx = fit_to(gx, x)
                 prev = ct.get(id(x))
-                ct[id(x)] = gx if prev is None else ADD(prev, gx)
+                ct[id(x)] = gx if prev is None else _accumulate(prev, gx)
+
+
+def _accumulate(prev: Node, g: Node) -> Node:
+    """``prev + g``; but when both are zero paddings of blocks that meet along one axis (the
+    cotangents of the pieces of a split, chunk or unbind), one padding of the blocks'
+    concatenation: no zero tensor per piece and no sums (PyTorch's cat). The paddings the
+    VJP rules made are then dead: recorded gradient graphs and compiled code drop them."""
+    axis = _meeting_axis(prev, g)
+    if axis is None:
+        return ADD(prev, g)
+    first, second = sorted((prev, g), key=lambda p: p.attrs["widths"][axis][0])
+    parts = [p for pad in (first, second) for p in _concat_parts(pad.inputs[0], axis)]
+    joined = CONCAT(*parts, axis=axis)
+    widths = tuple((w[0], second.attrs["widths"][i][1]) if i == axis else w
+                   for i, w in enumerate(first.attrs["widths"]))
+    return joined if all(w == (0, 0) for w in widths) else PAD(joined, widths=widths, value=0)
+
+
+def _meeting_axis(a: Node, b: Node) -> int | None:
+    """The axis along which zero paddings ``a`` and ``b`` hold adjacent blocks (and the
+    same span on every other axis), or None."""
+    if a.op is not PAD or b.op is not PAD or a.attrs["value"] != 0 or b.attrs["value"] != 0 \
+            or a.shape != b.shape or a.dtype is not b.dtype:
+        return None
+    wa, wb = a.attrs["widths"], b.attrs["widths"]
+    differ = [i for i, (x, y) in enumerate(zip(wa, wb)) if x != y]
+    if len(differ) != 1:
+        return None
+    k = differ[0]
+    na, nb = a.inputs[0].shape[k], b.inputs[0].shape[k]
+    return k if wa[k][0] + na == wb[k][0] or wb[k][0] + nb == wa[k][0] else None
+
+
+def _concat_parts(x: Node, axis: int) -> tuple:
+    """The pieces of ``x`` if it is a concatenation along ``axis`` (so that three pieces make
+    one concat, not two nested), else ``(x,)``."""
+    return x.inputs if x.op is CONCAT and x.attrs["axis"] == axis else (x,)
 
 
 def grad_graph(outputs: Sequence[Node], wrt: Sequence[Node], name: str = "backward",
