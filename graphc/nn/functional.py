@@ -289,9 +289,10 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
             raise ShapeError(f"layer_norm(): {name} of size {list(_t(p).shape)} does not match "
                              f"normalized_shape={list(shape)}")
     axes = tuple(range(x.ndim - k, x.ndim))
-    mean = x.mean(axes, keepdim=True)
-    centered = x - mean
-    out = centered * rsqrt((centered * centered).mean(axes, keepdim=True) + eps)
+    # written for a short backward (eager runs each gradient op): x + (-mean) negates the
+    # small mean, not the whole gradient; ** 2 differentiates to one product, x * x to two
+    centered = x + -x.mean(axes, keepdim=True)
+    out = centered * rsqrt((centered ** 2).mean(axes, keepdim=True) + eps)
     if weight is not None:
         out = out * weight
     return _label(out if bias is None else out + bias, "NativeLayerNormBackward0")
