@@ -83,6 +83,21 @@ def test_fully_masked_rows_are_zero_in_sdpa_and_nan_in_mha_weights_like_torch():
         np.testing.assert_allclose(g, t, rtol=1e-5, atol=1e-6)
 
 
+def test_sdpa_kernel_accepts_backends_like_torch():
+    from graphc.nn.attention import SDPBackend, sdpa_kernel
+    q = graphc.tensor(_arr(1, 2, 3, 4))
+    want = F.scaled_dot_product_attention(q, q, q, is_causal=True).numpy()
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.MATH]):
+        got = F.scaled_dot_product_attention(q, q, q, is_causal=True).numpy()
+    np.testing.assert_array_equal(got, want)
+    if torch is not None:
+        assert {m.name: m.value for m in SDPBackend} == \
+            {m: v.value for m, v in torch.nn.attention.SDPBackend.__members__.items()}
+    with pytest.raises(TypeError):
+        with sdpa_kernel(["flash"]):
+            pass
+
+
 @needs_torch
 def test_generate_square_subsequent_mask_is_torchs():
     for dtype in (None, "float64"):
