@@ -367,6 +367,8 @@ def test_bad_input_raises_torchs_exception_types_naming_layer_and_shapes():
     _raises(RuntimeError, lambda: sdpa(q, graphc.ones(2, 3, 4, 7), q),
             "scaled_dot_product_attention", "[2, 3, 4, 8]", "[2, 3, 4, 7]")
     _raises(RuntimeError, lambda: sdpa(q, q, q.double()), "same dtype")
+    _raises(RuntimeError, lambda: sdpa(q, q, q, attn_mask=graphc.ones(3, 4)),
+            "attn_mask of shape [3, 4] does not broadcast", "L=4, S=4")
     _raises(RuntimeError, lambda: sdpa(q, q, q, attn_mask=graphc.ones(4, 4,
                                                                       dtype=graphc.int64)),
             "attn_mask dtype to be bool or float")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..composite import amax, exp, matmul, where
+from ..composite import amax, cat, exp, matmul, where
 from ..composite import sum as _sum
 from ..creation import arange, zeros
 from ..ir import dtypes as dt
@@ -96,6 +96,10 @@ def _check_sdpa(q: Tensor, k: Tensor, v: Tensor, attn_mask, is_causal: bool,
             raise DTypeError(f"{who}: Expected attn_mask dtype to be bool or float or to match "
                              f"query dtype, but got attn_mask.dtype: {m.dtype.name} and "
                              f"query.dtype: {q.dtype.name} instead.")
+        tgt, src = q.shape[-2], k.shape[-2]
+        if m.ndim and m.shape[-1] not in (1, src) or m.ndim > 1 and m.shape[-2] not in (1, tgt):
+            raise ShapeError(f"{who}: attn_mask of shape {list(m.shape)} does not broadcast to "
+                             f"the attention weights (..., L={tgt}, S={src}) {shapes}")
 
 
 def _repeat_heads(x: Tensor, heads: int) -> Tensor:
@@ -135,7 +139,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
 # ---------------------------------------------------------------- multi-head attention
 
 def _mha_check_dims(who: str, query: Tensor, key: Tensor, value: Tensor, key_padding_mask,
-                    attn_mask, num_heads: int) -> bool:
+                    attn_mask) -> bool:
     """PyTorch's _mha_shape_check: whether the input is batched (3-D) or not (2-D)."""
     q, kpm, am = query.ndim, key_padding_mask, attn_mask
     if q not in (2, 3):
@@ -243,7 +247,6 @@ def _extend_keys(k: Tensor, v: Tensor, masks: list, w: dict, add_zero_attn: bool
                  num_heads: int) -> tuple[Tensor, Tensor, list]:
     """bias_k/bias_v, then a zero key and value, appended to the sequence (dim -2) of
     k and v (B, heads, S, head_dim); each mask gets a 0 (attend) column per added key."""
-    from ..composite import cat
     bsz, _, _, head_dim = k.shape
     extra = []
     if w["bias_k"] is not None:
@@ -280,36 +283,24 @@ def _mha(query, key, value, num_heads: int, w: dict, *, embed_dim: int, add_zero
     """multi_head_attention_forward for (L, B, E) inputs, or (B, L, E) with ``batch_first``;
     ``w`` holds the parameters under their PyTorch names."""
     query, key, value = _t(query), _t(key), _t(value)
-    batched = _mha_check_dims(who, query, key, value, key_padding_mask, attn_mask, num_heads)
+    batched = _mha_check_dims(who, query, key, value, key_padding_mask, attn_mask)
     if not batched:  # one sequence: a batch of one, batch first
         query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
         if key_padding_mask is not None:
             key_padding_mask = _t(key_padding_mask).unsqueeze(0)
         batch_first = True
     seq = 1 if batch_first else 0
-    tgt_len, bsz, e = query.shape[seq], query.shape[1 - seq], query.shape[2]
-    src_len = key.shape[seq]
     mask, kpm, causal = _merge_masks(who, attn_mask, key_padding_mask, is_causal, need_weights,
                                      query.dtype)
+    e = query.shape[2]
     _check_mha_shapes(who, query, key, value, e, embed_dim, num_heads, w, seq)
     q, k, v = _project(query, key, value, w, num_heads, batch_first)
     if mask is not None:
-        mask = _check_attn_mask(who, mask, bsz, num_heads, tgt_len, src_len)
-    if w["bias_k"] is not None and (static_k is not None or static_v is not None):
-        raise AttentionAssertion(f"{who}: bias cannot be added to static key or value.")
-    if static_k is not None:
-        k = _t(static_k).reshape(bsz, num_heads, -1, e // num_heads)
-    if static_v is not None:
-        v = _t(static_v).reshape(bsz, num_heads, -1, e // num_heads)
-    if kpm is not None:
-        _check_key_padding_mask(who, kpm, bsz, k.shape[-2])
-    k, v, (mask, kpm) = _extend_keys(k, v, [mask, kpm], w, add_zero_attn, num_heads)
-    if kpm is not None:  # (B, S) -> (B, 1, 1, S): the same keys for every head and query
-        kpm = kpm.reshape(bsz, 1, 1, kpm.shape[-1])
-        mask = kpm if mask is None else mask + kpm
-    if causal:
-        mask = _causal_bias(q, k)
-    out, weights = _attend(q, k, v, mask, dropout_p if training else 0.0,
+        mask = _check_attn_mask(who, mask, query.shape[1 - seq], num_heads, query.shape[seq],
+                                key.shape[seq])
+    k, v = _static_keys(who, k, v, static_k, static_v, w)
+    k, v, bias = _keys_and_bias(who, q, k, v, mask, kpm, causal, w, add_zero_attn)
+    out, weights = _attend(q, k, v, bias, dropout_p if training else 0.0,
                            1.0 / math.sqrt(e // num_heads), zero_masked_rows=not need_weights)
     out = out.permute(0, 2, 1, 3) if batch_first else out.permute(2, 0, 1, 3)
     out = F.linear(out.reshape(*out.shape[:2], e), w["out_proj_weight"], w["out_proj_bias"])
@@ -318,6 +309,41 @@ def _mha(query, key, value, num_heads: int, w: dict, *, embed_dim: int, add_zero
     if average_attn_weights:
         weights = weights.mean(1)
     return (out, weights) if batched else (out.squeeze(0), weights.squeeze(0))
+
+
+def _static_keys(who: str, k: Tensor, v: Tensor, static_k, static_v,
+                 w: dict) -> tuple[Tensor, Tensor]:
+    """static_k / static_v (B * heads, S, head_dim), given in place of the projections."""
+    bsz, heads, _, head_dim = k.shape
+    if w["bias_k"] is not None and (static_k is not None or static_v is not None):
+        raise AttentionAssertion(f"{who}: bias cannot be added to static key or value.")
+    out = []
+    for name, x, proj in (("static_k", static_k, k), ("static_v", static_v, v)):
+        if x is None:
+            out.append(proj)
+            continue
+        x = _t(x)
+        if x.ndim != 3 or x.shape[0] != bsz * heads or (name == "static_k" and
+                                                         x.shape[2] != head_dim):
+            raise AttentionAssertion(f"{who}: expecting {name} of shape ({bsz * heads}, S, "
+                                     f"{head_dim if name == 'static_k' else 'Ev'}), but got "
+                                     f"{list(x.shape)}")
+        out.append(x.reshape(bsz, heads, x.shape[1], x.shape[2]))
+    return out[0], out[1]
+
+
+def _keys_and_bias(who: str, q: Tensor, k: Tensor, v: Tensor, mask, kpm, causal: bool,
+                   w: dict, add_zero_attn: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """k and v with bias_k/bias_v and the zero key appended, and the one bias that the
+    masks (attn_mask (L, S) or (B, heads, L, S), key_padding_mask (B, S)) add up to."""
+    bsz, heads, src_len, _ = k.shape
+    if kpm is not None:
+        _check_key_padding_mask(who, kpm, bsz, src_len)
+    k, v, (mask, kpm) = _extend_keys(k, v, [mask, kpm], w, add_zero_attn, heads)
+    if kpm is not None:  # (B, S) -> (B, 1, 1, S): the same keys for every head and query
+        kpm = kpm.reshape(bsz, 1, 1, kpm.shape[-1])
+        mask = kpm if mask is None else mask + kpm
+    return k, v, _causal_bias(q, k) if causal else mask
 
 
 def _check_mha_shapes(who: str, query: Tensor, key: Tensor, value: Tensor, e: int,
