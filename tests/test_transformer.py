@@ -239,6 +239,24 @@ def test_compiled_transformer_inference_equals_eager():
                                        atol=1e-5)
 
 
+def test_compiled_multihead_attention_with_weights_equals_eager():
+    """The need_weights path (plain softmax, weights per head) with bias_k/bias_v, a zero
+    key and both masks, compiled under no_grad."""
+    graphc.manual_seed(0)
+    m = nn.MultiheadAttention(8, 2, batch_first=True, add_bias_kv=True,
+                              add_zero_attn=True).eval()
+    x = graphc.tensor(_arr(2, 5, 8))
+    kw = dict(key_padding_mask=graphc.tensor(np.array([[0, 0, 0, 1, 1], [0] * 5], bool)),
+              attn_mask=graphc.tensor(np.triu(np.ones((5, 5), bool), 1)),
+              average_attn_weights=False)
+    compiled = graphc.compile(m)
+    with graphc.no_grad():
+        (got, got_w), (want, want_w) = compiled(x, x, x, **kw), m(x, x, x, **kw)
+    assert not compiled.last.needs_autograd
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_w.numpy(), want_w.numpy(), rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------- initialization
 
 def _bound_and_mean(t: graphc.Tensor, bound: float) -> None:
