@@ -26,6 +26,18 @@ def with_threads(n: int) -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
+def set_threads(n: int) -> None:
+    """with_threads(n), then graphc's and torch's (where installed) thread counts."""
+    with_threads(n)
+    import graphc
+    graphc.set_num_threads(n)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+
+
 def _calibrate(timer: timeit.Timer, target_s: float) -> int:
     """A loop count that makes one repeat last about target_s (at least one call)."""
     number = 1

@@ -19,7 +19,7 @@ import sys
 import time
 
 import numpy as np
-from _timing import best_times, versions, with_threads  # benchmarks/ is on sys.path
+from _timing import best_times, set_threads, versions  # benchmarks/ is on sys.path
 
 
 def mlp(lib, sizes: tuple[int, ...]):
@@ -135,14 +135,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     opts = p.parse_args()
     n = opts.threads
-    with_threads(n)
-    import graphc
-    graphc.set_num_threads(n)
-    try:
-        import torch
-        torch.set_num_threads(n)
-    except ImportError:
-        pass
+    set_threads(n)
     opts.repeats, opts.target_s = (3, 0.05) if opts.quick else (5, 0.2)
     print(f"training — Python {platform.python_version()}, {os.cpu_count()} CPUs, {n} "
           f"thread(s); {versions()}; float32, best of {opts.repeats} repeats, in turns")

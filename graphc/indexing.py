@@ -123,7 +123,8 @@ def _basic(x: Tensor, items: tuple) -> Tensor:
                                                       "stops": tuple(stops),
                                                       "steps": tuple(steps)})
     shape = tuple(shape)
-    node = _state.handler.bind(P.RESHAPE, (node,), {"shape": shape})
+    if node is x._node or node.shape != shape:  # (a slice of the result's shape is the view)
+        node = _state.handler.bind(P.RESHAPE, (node,), {"shape": shape})
     out = _view(x, node, lambda b: _basic(b, items))
     if out._node.requires_grad:
         out._node.label = label

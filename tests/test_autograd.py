@@ -694,3 +694,66 @@ def test_grad_equal_to_user_gradient_does_not_alias_it():
     (x + 0).backward(seed)
     x.grad.zero_()
     np.testing.assert_allclose(seed.numpy(), [1.0, 2.0, 3.0])
+
+
+# ---------------------------------------------------------------- slices placed together
+
+def _slices_loss(x):
+    """Slices that tile dim 1 with a gap (cols 5..6), one used twice, plus a direct use."""
+    a, b, c = x[:, 0:2], x[:, 2:5], x[:, 7:9]
+    return (a * a).sum() + (b.sin() * 3).sum() + (c ** 3).sum() + (c * 2).sum() + x.mean()
+
+
+def test_slices_tiling_an_axis_get_one_concat_not_a_padded_array_each():
+    xv = np.random.default_rng(0).standard_normal((3, 9))
+    x = graphc.tensor(xv, requires_grad=True)
+    loss = _slices_loss(x)
+    text = graphc.dump_ir(loss, stage="grad")
+    assert text.count("concat") == 1 and "pad" not in text, text
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), _fd_grad(lambda v: float(_slices_loss(
+        graphc.tensor(v)).item()), xv), rtol=1e-6, atol=1e-8)
+    chunks = graphc.tensor(xv, requires_grad=True)
+    sum(q.sum() * (i + 1) for i, q in enumerate(chunks.chunk(3, 1))).backward()
+    np.testing.assert_array_equal(chunks.grad.numpy(),
+                                  np.repeat([[1.0, 2.0, 3.0]], 3, axis=1).repeat(3, axis=0))
+
+
+def test_overlapping_or_2d_slices_still_pad_and_add():
+    torch = pytest.importorskip("torch")
+    xv = np.random.default_rng(1).standard_normal((4, 6))
+
+    def run(M):
+        x = M.tensor(xv, requires_grad=True)
+        y = (x[:, 0:4] * 2).sum() + (x[:, 2:6] ** 2).sum() + x[1:3, 1:5].exp().sum() + \
+            x[::2, 1:3].sum()  # overlapping, cut along two axes, strided
+        y.backward()
+        return x.grad.numpy()
+    np.testing.assert_allclose(run(graphc), run(torch), rtol=1e-12)
+
+
+def test_gradients_of_split_pieces_are_one_concat():
+    """The cotangents of a split's pieces are concatenated (PyTorch's cat), not each padded
+    with zeros to the whole and summed; pieces that do not meet still add, and the values
+    are the same either way, eagerly, replayed and with create_graph."""
+    base = np.arange(36.0).reshape(3, 12)
+    for _ in range(3):  # the second backward of a structure replays its recorded graph
+        x = graphc.tensor(base, requires_grad=True)
+        a, b, c = x.split(4, dim=1)
+        loss = (a * 1.0 + b.exp() * 2.0 + c * c).sum()
+        text = graphc.dump_ir(loss, stage="grad")
+        assert "concat" in text and "pad" not in text
+        assert not [line for line in text.splitlines() if "= add" in line and "[3,12]" in line]
+        loss.backward()
+        want = np.concatenate([np.ones((3, 4)), 2 * np.exp(base[:, 4:8]), 2 * base[:, 8:]], 1)
+        np.testing.assert_allclose(x.grad.numpy(), want)
+    x = graphc.tensor(base, requires_grad=True)
+    rows = x.unbind(0)
+    (rows[0] * 2.0 + rows[2] * 3.0).sum().backward()  # rows 0 and 2 do not meet: an add
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([[2.0], [0.0], [3.0]]).repeat(12, 1))
+    x = graphc.tensor(base, requires_grad=True)
+    cols = [x[:, t] for t in range(12)]  # an RNN's loop over time steps
+    g = graphc.autograd.grad(sum((c * c).sum() for c in cols), x, create_graph=True)[0]
+    np.testing.assert_allclose(g.detach().numpy(), 2 * base)
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full((3, 12), 2.0))

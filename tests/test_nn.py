@@ -70,6 +70,12 @@ def _make_inputs(specs: tuple, rng: np.random.Generator, dtype: str) -> list[np.
         elif kind == "prob":  # class probabilities along dim 1
             e = np.exp(rng.standard_normal(shape))
             a = e / e.sum(1, keepdims=True)
+        elif kind == "mask":  # a given boolean mask (attention's key_padding_mask)
+            a = np.array(extra[0], dtype=bool)
+        elif kind == "causal":  # (L, S) float: -inf above the diagonal, 0 elsewhere
+            a = np.triu(np.full(shape, -np.inf), 1)
+        elif kind == "above":  # (L, S) bool: True above the diagonal (masked out, for MHA)
+            a = np.triu(np.ones(shape, dtype=bool), 1)
         else:
             raise ValueError(kind)
         out.append(a.astype(NP[dtype]) if a.dtype.kind == "f" else a)
@@ -206,9 +212,102 @@ LOSSES = [
 ]
 
 
+
+
+def _called(make: Callable, call: Callable) -> Callable:
+    """A ``make`` for the table: a module holding make(lib) as ``m`` whose forward is
+    call(m, *inputs), its tensor outputs flattened into one (attention layers take masks by
+    keyword and return (output, weights))."""
+    def build(lib):
+        class Called(lib.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.m = make(lib)
+
+            def forward(self, *xs):
+                out = call(self.m, *xs)
+                outs = out if isinstance(out, tuple) else (out,)
+                return lib.cat([o.reshape(-1) for o in outs if o is not None])
+        return Called()
+    return build
+
+
+def _mha(**kw) -> Callable:
+    return lambda t: t.nn.MultiheadAttention(8, 2, **kw)
+
+
+def _enc(**kw) -> Callable:
+    return lambda t: t.nn.TransformerEncoderLayer(8, 2, 16, **{"dropout": 0.0, **kw})
+
+
+def _dec(**kw) -> Callable:
+    return lambda t: t.nn.TransformerDecoderLayer(8, 2, 16, **{"dropout": 0.0, **kw})
+
+
+SEQ, BF, TGT = ("f", (5, 2, 8)), ("f", (2, 5, 8)), ("f", (4, 2, 8))
+KPM = ("mask", (), [[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]])  # True: a padded key, masked out
+ATTENTION = [  # attention and transformer layers, dropout 0 unless marked random
+    C("MHA-self", _called(_mha(), lambda m, x: m(x, x, x)), SEQ, f64=True),
+    C("MHA-cross", _called(_mha(), lambda m, q, kv: m(q, kv, kv)), TGT, SEQ),
+    C("MHA-qkv", _called(_mha(), lambda m, q, k, v: m(q, k, v)), TGT, SEQ, SEQ),
+    C("MHA-batch-first-kpm", _called(_mha(batch_first=True), lambda m, x, kpm: m(
+        x, x, x, key_padding_mask=kpm, need_weights=False)), BF, KPM),
+    C("MHA-bool-mask-per-head", _called(_mha(), lambda m, x, am: m(
+        x, x, x, attn_mask=am, average_attn_weights=False)), SEQ, ("above", (5, 5))),
+    C("MHA-float-masks-3d", _called(_mha(batch_first=True), lambda m, x, am, kpm: m(
+        x, x, x, attn_mask=am, key_padding_mask=kpm)), BF, ("f", (4, 5, 5)), ("f", (2, 5))),
+    C("MHA-kdim-vdim", _called(_mha(kdim=3, vdim=6, batch_first=True), lambda m, q, k, v: m(
+        q, k, v)), BF, ("f", (2, 7, 3)), ("f", (2, 7, 6)), f64=True),
+    C("MHA-bias-kv-zero-attn", _called(_mha(add_bias_kv=True, add_zero_attn=True),
+                                       lambda m, x, am, kpm: m(x, x, x, attn_mask=am,
+                                                               key_padding_mask=kpm)),
+      SEQ, ("above", (5, 5)), KPM),
+    C("MHA-nobias", _called(_mha(bias=False), lambda m, x: m(x, x, x)), SEQ),
+    C("MHA-unbatched", _called(_mha(), lambda m, q, kv, kpm: m(q, kv, kv,
+                                                                key_padding_mask=kpm)),
+      ("f", (4, 8)), ("f", (5, 8)), ("mask", (), [0, 1, 0, 0, 1])),
+    C("MHA-is-causal-hint", _called(_mha(batch_first=True), lambda m, x, am: m(
+        x, x, x, attn_mask=am, is_causal=True, need_weights=False)), BF, ("causal", (5, 5))),
+    C("MHA-dropout", _called(_mha(dropout=0.5), lambda m, x: m(x, x, x)), SEQ, random=True),
+    C("TransformerEncoderLayer", _enc(), SEQ, f64=True),
+    C("TransformerEncoderLayer-masks-norm-first-gelu", _called(
+        _enc(batch_first=True, norm_first=True, activation="gelu"),
+        lambda m, x, am, kpm: m(x, src_mask=am, src_key_padding_mask=kpm)),
+      BF, ("causal", (5, 5)), KPM),
+    C("TransformerEncoderLayer-module-activation-eps-nobias", lambda t: t.nn.
+      TransformerEncoderLayer(8, 2, 16, 0.0, t.nn.GELU(approximate="tanh"), 1e-3, bias=False),
+      SEQ),
+    C("TransformerEncoderLayer-function-activation", _enc(activation=lambda x: x * 0.5), SEQ),
+    C("TransformerDecoderLayer", _called(_dec(), lambda m, t, mem, am, kpm: m(
+        t, mem, tgt_mask=am, memory_key_padding_mask=kpm)), TGT, SEQ, ("causal", (4, 4)),
+      KPM, f64=True),
+    C("TransformerDecoderLayer-norm-first-gelu", _called(
+        _dec(batch_first=True, norm_first=True, activation="gelu"),
+        lambda m, t, mem: m(t, mem)), ("f", (2, 4, 8)), BF),
+    C("TransformerEncoder-norm-causal", _called(
+        lambda t: t.nn.TransformerEncoder(_enc()(t), 2, t.nn.LayerNorm(8)),
+        lambda m, x, am: m(x, mask=am, is_causal=True)), SEQ, ("causal", (5, 5))),
+    C("TransformerEncoder-kpm", _called(
+        lambda t: t.nn.TransformerEncoder(_enc(batch_first=True)(t), 2,
+                                          enable_nested_tensor=False),
+        lambda m, x, kpm: m(x, src_key_padding_mask=kpm)), BF, KPM),
+    C("TransformerDecoder-norm", _called(
+        lambda t: t.nn.TransformerDecoder(_dec()(t), 2, t.nn.LayerNorm(8)),
+        lambda m, t, mem: m(t, mem)), TGT, SEQ),
+    C("Transformer", _called(
+        lambda t: t.nn.Transformer(8, 2, 2, 1, 16, 0.0, batch_first=True),
+        lambda m, src, tgt, am, kpm: m(src, tgt, tgt_mask=am, src_key_padding_mask=kpm)),
+      BF, ("f", (2, 4, 8)), ("causal", (4, 4)), KPM, f64=True),
+    C("Transformer-norm-first-gelu", _called(
+        lambda t: t.nn.Transformer(8, 2, 1, 2, 16, 0.0, "gelu", norm_first=True),
+        lambda m, src, tgt: m(src, tgt)), SEQ, TGT),
+    C("TransformerEncoderLayer-dropout", _enc(dropout=0.2), SEQ, random=True),
+]
+
+
 def _module_params():
     out = []
-    for c in LAYERS + ACTIVATIONS + LOSSES:
+    for c in LAYERS + ACTIVATIONS + LOSSES + ATTENTION:
         for dtype in ("float32", "float64") if c.f64 else ("float32",):
             for mode in ("eval",) if c.random else ("train", "eval"):
                 out.append(pytest.param(c, dtype, mode, id=f"{c.id}-{dtype}-{mode}"))
@@ -682,9 +781,11 @@ def test_cross_entropy_class_out_of_range_raises_index_error_eager_and_compiled(
 
 # ---------------------------------------------------------------- compiled against eager
 
-def _train_both(make_model, make_opt, xs, ys):
+def _train_both(make_model, make_opt, xs, ys, seed_steps: bool = False):
     """The same training step eager and compiled (optimizer inside), on two models with
-    one state_dict. Returns both models, optimizers, per-step losses and the step."""
+    one state_dict (``seed_steps``: the default generator seeded before each step, so both
+    draw the same dropout masks). Returns both models, optimizers, per-step losses and the
+    step."""
     runs = []
     graphc.manual_seed(0)
     first = make_model()
@@ -701,7 +802,11 @@ def _train_both(make_model, make_opt, xs, ys):
             opt.step()
             return loss
         run = graphc.compile(step) if compiled else step
-        losses = [run(x, y).item() for x, y in zip(xs, ys)]
+        losses = []
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            if seed_steps:
+                graphc.manual_seed(100 + i)
+            losses.append(run(x, y).item())
         runs.append((model, opt, losses, run))
     return runs
 

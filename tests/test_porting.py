@@ -528,6 +528,115 @@ def test_round_half_to_even_keeps_the_sign_of_zero():
         assert g == t
 
 
+# ---------------------------------------------------------------- nanoGPT
+
+def _nanogpt_program(m):
+    """nanoGPT's model.py and training loop, small: its LayerNorm with optional bias,
+    fused c_attn split in three, SDPA with is_causal, exact GELU, tied embedding and head,
+    its weight-decay parameter groups, AdamW, crop_block_size; greedy generation."""
+    nn, F = m.nn, m.nn.functional
+    vocab, block, embed, heads, layers = 13, 8, 16, 2, 2
+
+    class LayerNorm(nn.Module):
+        def __init__(self, ndim, bias):
+            super().__init__()
+            self.weight = nn.Parameter(m.ones(ndim))
+            self.bias = nn.Parameter(m.zeros(ndim)) if bias else None
+
+        def forward(self, x):
+            return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn = nn.Linear(embed, 3 * embed, bias=False)
+            self.c_proj = nn.Linear(embed, embed, bias=False)
+            self.attn_dropout, self.resid_dropout = nn.Dropout(0.0), nn.Dropout(0.0)
+            self.flash = hasattr(m.nn.functional, "scaled_dot_product_attention")
+
+        def forward(self, x):
+            B, T, C = x.size()
+            q, k, v = self.c_attn(x).split(embed, dim=2)
+            k = k.view(B, T, heads, C // heads).transpose(1, 2)
+            q = q.view(B, T, heads, C // heads).transpose(1, 2)
+            v = v.view(B, T, heads, C // heads).transpose(1, 2)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0,
+                                               is_causal=True)
+            y = y.transpose(1, 2).contiguous().view(B, T, C)
+            return self.resid_dropout(self.c_proj(y))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.ln_2 = LayerNorm(embed, False), LayerNorm(embed, False)
+            self.attn = CausalSelfAttention()
+            self.mlp = nn.Sequential(nn.Linear(embed, 4 * embed), nn.GELU(),
+                                     nn.Linear(4 * embed, embed), nn.Dropout(0.0))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp(self.ln_2(x))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = nn.ModuleDict(dict(
+                wte=nn.Embedding(vocab, embed), wpe=nn.Embedding(block, embed),
+                drop=nn.Dropout(0.0), h=nn.ModuleList([Block() for _ in range(layers)]),
+                ln_f=LayerNorm(embed, bias=False)))
+            self.lm_head = nn.Linear(embed, vocab, bias=False)
+            self.transformer.wte.weight = self.lm_head.weight
+
+        def forward(self, idx, targets=None):
+            b, t = idx.size()
+            pos = m.arange(0, t, dtype=m.long)
+            x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+            for blk in self.transformer.h:
+                x = blk(x)
+            x = self.transformer.ln_f(x)
+            if targets is None:
+                return self.lm_head(x[:, [-1], :]), None
+            logits = self.lm_head(x)
+            return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
+                                           ignore_index=-1)
+
+        def crop_block_size(self, block_size):
+            self.transformer.wpe.weight = nn.Parameter(
+                self.transformer.wpe.weight[:block_size])
+
+    model = GPT()
+    rng = np.random.default_rng(0)  # the same weights in both libraries
+    model.load_state_dict({k: m.tensor((rng.standard_normal(tuple(v.shape)) * 0.2 +
+                                        ("ln" in k)).astype(np.float32))
+                           for k, v in model.state_dict().items()})
+    param_dict = {pn: p for pn, p in model.named_parameters() if p.requires_grad}
+    groups = [{"params": [p for p in param_dict.values() if p.dim() >= 2],
+               "weight_decay": 0.1},
+              {"params": [p for p in param_dict.values() if p.dim() < 2], "weight_decay": 0.0}]
+    optimizer = m.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.95))
+    data = rng.integers(0, vocab, (5, 3, block + 1))
+    losses = []
+    for batch in data:
+        x, y = m.tensor(batch[:, :-1]), m.tensor(batch[:, 1:])
+        _, loss = model(x, y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    model.crop_block_size(4)
+    idx = m.tensor(data[0, :, :2])
+    with m.no_grad():
+        for _ in range(3):
+            logits, _ = model(idx[:, -4:])
+            idx = m.cat((idx, logits[:, -1, :].argmax(-1, keepdim=True)), dim=1)
+    return (losses, list(param_dict), sum(p.numel() for p in model.parameters()), idx,
+            model.lm_head.weight.detach(), list(model.state_dict()))
+
+
+def test_nanogpt_trains_and_generates_like_torch():
+    _both(_nanogpt_program, rtol=2e-4, atol=2e-5)
+
+
 # ---------------------------------------------------------------- (4) what users print
 
 _REPR_CASES = [

@@ -123,8 +123,10 @@ class KernelEmitter:
 
     LOWERINGS = LOWERINGS  # op name -> rule emitting one element (lower.py)
 
-    def __init__(self, module: ir.Module, plan: Plan, k: Kernel) -> None:
+    def __init__(self, module: ir.Module, plan: Plan, k: Kernel,
+                 bodies: dict | None = None) -> None:
         self.module, self.plan, self.k = module, plan, k
+        self.bodies = bodies  # body text -> [function, uses]: identical bodies emitted once
         slots = sorted({v.slot for v in k.reads.values()} | {k.out.slot} |
                        ({plan.error_slot} if k.checks or plan.checked else set()))
         self.slots = slots
@@ -138,8 +140,8 @@ class KernelEmitter:
         body, and emit into it from now on."""
         args = [I64, I64] + [self.types[s].as_pointer() for s in self.slots]
         fn = ir.Function(self.module, ir.FunctionType(VOID, args), name=name)
-        fn.attributes.add("alwaysinline")
-        fn.linkage = "internal"  # gone once inlined: LLVM compiles it once, not twice
+        fn.attributes.add("alwaysinline")  # (on the CPU, build_module keeps bodies apart)
+        fn.linkage = "internal"
         for a in fn.args[2:]:
             a.add_attribute("noalias")
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -177,6 +179,8 @@ class KernelEmitter:
         else:
             self.elementwise()
         self.b.ret_void()
+        if self.bodies is not None:
+            self.body = share_body(self.module, self.body, self.bodies)
         self._wrapper()
         return self.par_size
 
@@ -458,6 +462,31 @@ class KernelEmitter:
         self.end_points(domain)
 
 
+def share_body(module: ir.Module, fn: ir.Function, bodies: dict) -> ir.Function:
+    """``fn``, or the body emitted before whose IR is the same but for its name (an
+    unrolled loop's steps, a model's identical layers): ``fn`` is then dropped from the
+    module, so LLVM optimizes and compiles that code once. The text is the whole function,
+    so two bodies share only when they are the same code."""
+    text = str(fn).replace(f'@"{fn.name}"', "@BODY", 1)
+    seen = bodies.get(text)
+    if seen is None:
+        bodies[text] = [fn, 1]
+        return fn
+    del module.globals[fn.name]
+    seen[1] += 1
+    return seen[0]
+
+
+def _compiled_apart(bodies: dict) -> None:
+    """Bodies stay functions of their own, called by their wrappers: a shared body is then
+    compiled once, and LLVM optimizes many small functions, not one giant segment (the
+    inlined training step of an unrolled LSTM was 5x slower to compile; a call per kernel
+    costs nothing measurable)."""
+    for fn, _ in bodies.values():
+        fn.attributes.discard("alwaysinline")
+        fn.attributes.add("noinline")
+
+
 def _out_strides(domain: tuple, reduced: tuple) -> tuple:
     """Strides of a reduction's contiguous output over its input's domain (0 on reduced
     axes), or of a map kernel's output."""
@@ -600,12 +629,14 @@ def build_module(plan: Plan, segments: list[list[Kernel]], name: str,
     module.triple = llvm.get_process_triple()
     parallel = _emit_parallel(module)
     sizes = {}
+    bodies: dict = {}
     for seg in segments:
         for step in seg:
             for k in step.kernels if isinstance(step, Rows) else [step]:
-                sizes[k.name] = KernelEmitter(module, plan, k).emit()
+                sizes[k.name] = KernelEmitter(module, plan, k, bodies).emit()
             if isinstance(step, Rows):
                 sizes[step.name] = _emit_rows(module, plan, step)
+    _compiled_apart(bodies)
     for s, seg in enumerate(segments):
         extra = list(prologue) if s == 0 else []
         fn = ir.Function(module, ir.FunctionType(VOID, [SLOTS, I64] + [I8P] * len(extra)),

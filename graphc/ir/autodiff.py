@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from .core import LEAF, Node, RecordingHandler, get_handler, make_leaf, use_handler
 from .errors import AutogradError
 from .graph import Graph
-from .ops import ADD, CAST, SUM, reshape_to
+from .ops import ADD, CAST, CONCAT, CONSTANT, SLICE, SUM, reshape_to, unslice
 from .shapes import sum_axes_to
 
 
@@ -116,13 +116,25 @@ def backward_nodes(outputs: Sequence[Node], cotangents: Sequence[Node],
 
 def _pull_back(order: list[Node], ct: dict[int, Node], relevant: set[int],
                recorder: RecordingHandler | None) -> None:
-    """Propagate the cotangents in ``ct`` through ``order`` in reverse, rule by rule."""
+    """Propagate the cotangents in ``ct`` through ``order`` in reverse, rule by rule.
+
+    The cotangents of slices wait in ``pieces`` until their input's turn comes (all its
+    consumers are done by then), so that slices tiling one axis (split, chunk, a
+    recurrent layer's steps) give one concat instead of one zero-padded full-size array
+    per slice, which made the backward of n slices cost n times the input's size."""
+    pieces: dict[int, list[tuple[Node, Node]]] = {}
     for node in reversed(order):
+        waiting = pieces.pop(id(node), None)
+        if waiting is not None:
+            _place_slices(node, waiting, ct, recorder)
         g = ct.get(id(node))
         if g is None or node.op is LEAF:
             continue
         need = tuple([id(x) in relevant for x in node.inputs])
         if True not in need:
+            continue
+        if node.op is SLICE:
+            pieces.setdefault(id(node.inputs[0]), []).append((node, g))
             continue
         if recorder is not None:
             recorder.loc = node.loc
@@ -133,6 +145,59 @@ def _pull_back(order: list[Node], ct: dict[int, Node], relevant: set[int],
                     gx = fit_to(gx, x)
                 prev = ct.get(id(x))
                 ct[id(x)] = gx if prev is None else ADD(prev, gx)
+
+
+def _place_slices(x: Node, waiting: list[tuple[Node, Node]], ct: dict[int, Node],
+                  recorder: RecordingHandler | None) -> None:
+    """Add to ``ct`` the cotangent of ``x`` that the slices of it in ``waiting`` (slice
+    node, its cotangent) give: one concat with zero gaps where they tile one axis
+    without overlap, else each piece zero-padded to ``x``'s shape and summed."""
+    if recorder is not None:
+        recorder.loc = waiting[0][0].loc
+    axis = _tiled_axis(x, [s for s, _ in waiting]) if len(waiting) > 1 else None
+    if axis is None:
+        total = None
+        for s, g in waiting:
+            gx = unslice(g, x.shape, s.attrs["starts"], s.attrs["steps"])
+            total = gx if total is None else ADD(total, gx)
+    else:
+        parts, pos = [], 0
+        for s, g in sorted(waiting, key=lambda sg: sg[0].attrs["starts"][axis]):
+            start = s.attrs["starts"][axis]
+            if start > pos:
+                parts.append(_zeros_along(x, axis, start - pos))
+            parts.append(g)
+            pos = start + s.shape[axis]
+        if pos < x.shape[axis]:
+            parts.append(_zeros_along(x, axis, x.shape[axis] - pos))
+        total = CONCAT(*parts, axis=axis)
+    prev = ct.get(id(x))
+    ct[id(x)] = total if prev is None else ADD(prev, total)
+
+
+def _tiled_axis(x: Node, slices: list[Node]) -> int | None:
+    """The one axis along which ``slices`` (unit steps, whole along every other axis) sit
+    side by side without overlap, or None."""
+    axes = set()
+    for s in slices:
+        if any(st != 1 for st in s.attrs["steps"]):
+            return None
+        cut = [i for i, (a, n) in enumerate(zip(s.shape, x.shape)) if a != n]
+        if len(cut) > 1 or any(s.attrs["starts"][i] for i in range(x.ndim) if i not in cut):
+            return None
+        axes.update(cut)
+    if len(axes) != 1:
+        return None
+    (axis,) = axes
+    spans = sorted((s.attrs["starts"][axis], s.shape[axis]) for s in slices)
+    if any(a + n > b for (a, n), (b, _) in zip(spans, spans[1:])):
+        return None
+    return axis
+
+
+def _zeros_along(x: Node, axis: int, size: int) -> Node:
+    shape = x.shape[:axis] + (size,) + x.shape[axis + 1:]
+    return CONSTANT(value=0, shape=shape, dtype=x.dtype)
 
 
 def grad_graph(outputs: Sequence[Node], wrt: Sequence[Node], name: str = "backward",

@@ -306,9 +306,10 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
             raise ShapeError(f"layer_norm(): {name} of size {list(_t(p).shape)} does not match "
                              f"normalized_shape={list(shape)}")
     axes = tuple(range(x.ndim - k, x.ndim))
-    mean = x.mean(axes, keepdim=True)
-    centered = x - mean
-    out = centered * rsqrt((centered * centered).mean(axes, keepdim=True) + eps)
+    # written for a short backward (eager runs each gradient op): x + (-mean) negates the
+    # small mean, not the whole gradient; ** 2 differentiates to one product, x * x to two
+    centered = x + -x.mean(axes, keepdim=True)
+    out = centered * rsqrt((centered ** 2).mean(axes, keepdim=True) + eps)
     if weight is not None:
         out = out * weight
     return _label(out if bias is None else out + bias, "NativeLayerNormBackward0")
@@ -389,3 +390,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if keep_grad is not None:  # the same values, with the gradient scaled by keep_grad
         out = out * keep_grad + (out * (1.0 - keep_grad)).detach()
     return _label(out.reshape(idx.shape + (w.shape[1],)), "EmbeddingBackward0")
+
+
+from ._attention import *  # noqa: E402, F403  (it uses this module's layers)
+from ._attention import __all__ as _attention_all  # noqa: E402
+
+__all__ += _attention_all

@@ -597,6 +597,26 @@ def _probs(x):
     return x * 0.5 + 0.5
 
 
+def _np_sdpa(q, k, v, mask=None, causal=False, scale=None, gqa=False):
+    """PyTorch's SDPA from its definition; a row with every key masked gives zeros."""
+    if gqa:
+        k, v = (np.repeat(a, q.shape[-3] // a.shape[-3], axis=-3) for a in (k, v))
+    s = q @ np.swapaxes(k, -1, -2) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], bool)), s, -np.inf)
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    m = s.max(-1, keepdims=True)
+    e = np.exp(s - np.where(np.isinf(m), 0.0, m))
+    z = e.sum(-1, keepdims=True)
+    return e / np.where(z == 0, 1.0, z) @ v
+
+
+def _sdpa(m, *args, **kw):
+    return _f(m).scaled_dot_product_attention(*args, **kw)
+
+
+QKV = (A(2, 3, 4, 8), A(2, 3, 5, 8), A(2, 3, 5, 6))
 CONV = [(A(1, 2, 5, 5), A(3, 2, 3, 3), A(3))]
 POOL = [(A(1, 2, 5, 6),), (A(2, 1, 4, 4),)]  # the second only where padding makes it differ
 LOSS = [(A(3, 4), A(3, 4)), (A(5,), A(5,))]
@@ -678,6 +698,20 @@ OPS += [
     case("embedding_padding_idx", lambda m, i, w: _f(m).embedding(i, w, padding_idx=1),
          lambda i, w: w[i], [(A(3, 4, kind="index:4"), A(4, 2))],
          fd=False),  # padding_idx's row gets no gradient by definition: PyTorch is the oracle
+    # ---- attention (a causal or boolean mask may leave a row nothing: zeros, as PyTorch)
+    case("sdpa", _sdpa, _np_sdpa, [QKV, (A(4, 8), A(5, 8), A(5, 6)),
+                                   (A(3, 1, 8), A(2, 3, 2, 8), A(2, 3, 2, 3))]),
+    case("sdpa_causal", lambda m, q, k, v: _sdpa(m, q, k, v, is_causal=True),
+         lambda q, k, v: _np_sdpa(q, k, v, causal=True), [QKV, (A(5, 4), A(3, 4), A(3, 2))]),
+    case("sdpa_bool_mask", lambda m, q, k, v, mask: _sdpa(m, q, k, v, mask),
+         _np_sdpa, [QKV + (A(4, 5, kind="bool"),), QKV + (A(2, 1, 4, 5, kind="bool"),)]),
+    case("sdpa_float_mask_scale", lambda m, q, k, v, mask: _sdpa(m, q, k, v, mask, 0.0,
+                                                                 scale=0.3),
+         lambda q, k, v, mask: _np_sdpa(q, k, v, mask, scale=0.3),
+         [QKV + (A(2, 1, 4, 5),), QKV + (A(5,),)]),
+    case("sdpa_gqa", lambda m, q, k, v: _sdpa(m, q, k, v, enable_gqa=True),
+         lambda q, k, v: _np_sdpa(q, k, v, gqa=True), [(A(2, 4, 3, 8), A(2, 2, 5, 8),
+                                                         A(2, 2, 5, 6))]),
     # ---- losses
     case("mse_loss", lambda m, x, y: _f(m).mse_loss(x, y),
          lambda x, y: np.mean((x - y) ** 2), LOSS),

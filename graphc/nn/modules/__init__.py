@@ -30,9 +30,13 @@ from .loss import (
                      SmoothL1Loss,
 )
 from .module import Module, Parameter
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .transformer import *  # noqa: F403
+from .transformer import __all__ as _transformers
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
            "Identity", "Linear", "Flatten", "Unflatten", "Dropout", "Embedding", "Conv1d",
            "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
            "LayerNorm", "GroupNorm", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "NLLLoss",
-           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", *_activations]
+           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", *_activations, *_transformers,
+           "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
-from .module import Module, Parameter
+from .module import Module, Parameter, _addindent
 
 
 def _key_at(table: dict, i: int) -> str:
@@ -103,6 +103,22 @@ class ModuleList(Module):
         mods.insert(index, m)
         self._modules.clear()
         self.extend(mods)
+
+    def __repr__(self) -> str:
+        """PyTorch's: runs of modules that print alike as one entry, ``(0-5): 6 x Layer(...)``
+        (a TransformerEncoder's layers)."""
+        runs: list[list] = []  # [first index, last index, repr]
+        for i, m in enumerate(self):
+            r = repr(m)
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        if not runs:
+            return self._get_name() + "()"
+        lines = [_addindent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}", 2)
+                 for a, b, r in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(Module):
