@@ -3,6 +3,7 @@ when it is installed)."""
 import collections
 import itertools
 import os
+import pickle
 import time
 import tracemalloc
 import warnings
@@ -447,6 +448,20 @@ def test_worker_option_checks():
     with pytest.raises(ValueError, match="num_workers > 0"):
         DataLoader(ds, multiprocessing_context="spawn")
     assert DataLoader(ds, num_workers=2).prefetch_factor == 2
+    unpicklable = DataLoader(Unpicklable(), num_workers=2, multiprocessing_context="spawn")
+    with pytest.raises((AttributeError, pickle.PicklingError), match="pickle"):
+        list(unpicklable)  # (spawn pickles the dataset; fork, the default, would not)
+
+
+class Unpicklable(Dataset):
+    def __init__(self):
+        self.transform = lambda i: i
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return self.transform(i)
 
 
 # ---------------------------------------------------------------- against PyTorch

@@ -35,7 +35,7 @@ class MultiProcessIterator:
     what the workers fetch (an index or a batch of them), ``base_seed`` seeds them."""
 
     def __init__(self, loader: Any, sampler_iter: Any, base_seed: int) -> None:
-        self._shutdown = True  # (until the workers exist: __del__ may run on a failed start)
+        self._shutdown = True  # (until the queues exist: __del__ may run on a failed start)
         ctx = loader.multiprocessing_context or default_context()
         self._num_workers = loader.num_workers
         self._prefetch = loader.prefetch_factor * loader.num_workers
@@ -45,18 +45,25 @@ class MultiProcessIterator:
         self._data_queue = ctx.Queue()
         self._done = ctx.Event()
         self._index_queues, self._workers = [], []
-        for worker_id in range(self._num_workers):
-            index_queue = ctx.Queue()
-            index_queue.cancel_join_thread()  # never block the main process at exit
-            worker = ctx.Process(target=worker_loop, daemon=True, args=(
-                loader.dataset, index_queue, self._data_queue, self._done,
-                loader.batch_sampler is not None, loader.collate_fn, loader.drop_last,
-                base_seed, loader.worker_init_fn, worker_id, self._num_workers))
-            worker.start()
-            self._index_queues.append(index_queue)
-            self._workers.append(worker)
         self._shutdown = False
+        try:
+            for worker_id in range(self._num_workers):
+                self._start_worker(ctx, loader, worker_id, base_seed)
+        except BaseException:  # (a dataset spawn cannot pickle): stop those started
+            self.shutdown()
+            raise
         self._start_epoch(sampler_iter)
+
+    def _start_worker(self, ctx: Any, loader: Any, worker_id: int, base_seed: int) -> None:
+        index_queue = ctx.Queue()
+        index_queue.cancel_join_thread()  # never block the main process at exit
+        worker = ctx.Process(target=worker_loop, daemon=True, args=(
+            loader.dataset, index_queue, self._data_queue, self._done,
+            loader.batch_sampler is not None, loader.collate_fn, loader.drop_last,
+            base_seed, loader.worker_init_fn, worker_id, self._num_workers))
+        self._index_queues.append(index_queue)
+        worker.start()
+        self._workers.append(worker)
 
     # ---- epochs
     def _start_epoch(self, sampler_iter: Any) -> None:
