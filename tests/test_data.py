@@ -1,6 +1,11 @@
 """graphc.utils.data: datasets, samplers, collation and the DataLoader (against PyTorch's
 when it is installed)."""
 import collections
+import itertools
+import os
+import pickle
+import time
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -20,6 +25,7 @@ from graphc.utils.data import (
     TensorDataset,
     WeightedRandomSampler,
     default_collate,
+    get_worker_info,
     random_split,
 )
 from graphc.utils.data import collate as collate_module
@@ -251,6 +257,211 @@ def test_loader_accepts_multiprocessing_arguments():
     loader = DataLoader(ds, batch_size=2, num_workers=2, pin_memory=True,
                         persistent_workers=True, prefetch_factor=2)
     assert [b.tolist() for (b,) in loader] == [[0, 1], [2, 3]]
+
+
+# ---------------------------------------------------------------- worker processes
+
+class Sharded(IterableDataset):
+    """range(n), split between workers with get_worker_info() (PyTorch's recipe)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        info = get_worker_info()
+        if info is None:
+            return iter(range(self.n))
+        per = -(-self.n // info.num_workers)
+        return iter(range(info.id * per, min(self.n, (info.id + 1) * per)))
+
+
+class Probe(Dataset):
+    """Samples that say where and how they were made: in which worker, with which seed, a
+    draw from graphc's default generator, whether worker_init_fn ran there."""
+
+    ran_init = False
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        info = get_worker_info()
+        if i == 7 and info is not None and info.dataset is not self:
+            raise AssertionError("info.dataset is not the worker's copy of the dataset")
+        return {"i": i, "worker": info.id, "seed": info.seed, "of": info.num_workers,
+                "draw": graphc.rand(()).item(), "init": Probe.ran_init}
+
+
+def _mark_init(worker_id):
+    Probe.ran_init = worker_id + 1
+
+
+def _epochs(loader, n=3):
+    return [[[v.tolist() for v in batch] for batch in loader] for _ in range(n)]
+
+
+def test_workers_give_the_batches_of_num_workers_0():
+    """Same generator, same batches in the same order, epoch after epoch: worker
+    processes, persistent ones (answers come back out of order and are reordered)."""
+    x, y = _xy(23)
+    ds = TensorDataset(x, y)
+
+    def loader(**kw):
+        return DataLoader(ds, batch_size=4, shuffle=True,
+                          generator=graphc.Generator().manual_seed(11), **kw)
+    want = _epochs(loader())
+    assert want[0] != want[1] and sorted(v for b in want[0] for v in b[1]) == y.tolist()
+    assert _epochs(loader(num_workers=2)) == want
+    assert _epochs(loader(num_workers=3, persistent_workers=True, prefetch_factor=1)) == want
+    custom = DataLoader(Squares(9), batch_size=2, num_workers=2, drop_last=True,
+                        collate_fn=lambda s: [d["name"] for d in s])
+    assert list(custom) == [["s0", "s1"], ["s2", "s3"], ["s4", "s5"], ["s6", "s7"]]
+    loose = DataLoader(ds, batch_size=3, num_workers=2, in_order=False)
+    assert sorted(v for (_, b) in loose for v in b.tolist()) == y.tolist()
+
+
+def test_worker_info_seeds_and_init_fn():
+    assert get_worker_info() is None  # in the main process
+    loader = DataLoader(Probe(), batch_size=3, num_workers=2, worker_init_fn=_mark_init,
+                        generator=graphc.Generator().manual_seed(0))
+    batches = list(loader)
+    assert [b["i"].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
+    assert [b["worker"].tolist() for b in batches] == [[0] * 3, [1] * 3, [0] * 3, [1] * 3]
+    seeds = {w: s for b in batches for w, s in zip(b["worker"].tolist(), b["seed"].tolist())}
+    assert seeds[1] == seeds[0] + 1  # base_seed + worker_id
+    assert [b["init"].tolist() for b in batches] == [[1] * 3, [2] * 3, [1] * 3, [2] * 3]
+    assert all(b["of"].tolist() == [2] * 3 for b in batches)
+    draws = [v for b in batches for v in b["draw"].tolist()]
+    assert len(set(draws)) == 12  # each worker seeded differently
+    again = list(DataLoader(Probe(), batch_size=3, num_workers=2,
+                            generator=graphc.Generator().manual_seed(0)))
+    assert [v for b in again for v in b["draw"].tolist()] == draws  # reproducible
+    assert Probe.ran_init is False  # worker_init_fn ran in the workers only
+
+
+def test_iterable_dataset_in_workers_is_copied_into_each():
+    want = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert [b.tolist() for b in DataLoader(Sharded(10), batch_size=3)] == want
+    # each worker yields its share; batches alternate between workers, as PyTorch's
+    sharded = [[0, 1, 2], [5, 6, 7], [3, 4], [8, 9]]
+    assert [b.tolist() for b in DataLoader(Sharded(10), batch_size=3, num_workers=2)] == sharded
+    persistent = DataLoader(Sharded(10), batch_size=3, num_workers=2, persistent_workers=True)
+    assert [[b.tolist() for b in persistent] for _ in range(2)] == [sharded, sharded]
+    # without sharding every worker yields the whole stream: each sample once per worker
+    copies = [v for b in DataLoader(Count(5), batch_size=2, num_workers=2) for v in b.tolist()]
+    assert sorted(copies) == sorted(list(range(5)) * 2)
+    dropped = DataLoader(Sharded(10), batch_size=3, num_workers=2, drop_last=True)
+    assert [b.tolist() for b in dropped] == [[0, 1, 2], [5, 6, 7]]
+
+
+class Faulty(Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        if i == 5:
+            raise KeyError(f"no sample {i}")
+        return i
+
+
+def _failing_init(worker_id):
+    raise ValueError(f"worker {worker_id} cannot start")
+
+
+def test_worker_errors_are_reraised_with_the_worker_traceback():
+    loader = DataLoader(Faulty(), batch_size=2, num_workers=2)
+    seen = []
+    with pytest.raises(KeyError) as caught:
+        for batch in loader:
+            seen.append(batch.tolist())
+    assert seen == [[0, 1], [2, 3]]  # the batches before the failing one
+    message = str(caught.value)
+    assert "Caught KeyError in DataLoader worker process 0." in message
+    assert "Original Traceback (most recent call last)" in message
+    assert 'raise KeyError(f"no sample {i}")' in message and "KeyError: 'no sample 5'" in message
+    with pytest.raises(ValueError, match=r"(?s)Caught ValueError in DataLoader worker process "
+                                         r"\d.*worker \d cannot start"):
+        list(DataLoader(Faulty(), num_workers=1, worker_init_fn=_failing_init))
+
+
+class Slow(Dataset):
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        time.sleep(1.0)
+        return i
+
+
+class Dies(Dataset):
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        os._exit(3)
+
+
+def test_worker_timeout_and_death_raise():
+    with pytest.raises(RuntimeError, match="DataLoader timed out after 0.2 seconds"):
+        list(DataLoader(Slow(), num_workers=1, timeout=0.2))
+    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+.*\) exited "
+                                           "unexpectedly"):
+        list(DataLoader(Dies(), num_workers=2))
+
+
+def test_spawned_workers_give_the_same_batches():
+    ds = TensorDataset(graphc.arange(14).reshape(7, 2))
+    want = [b.tolist() for (b,) in DataLoader(ds, batch_size=3)]
+    spawned = DataLoader(ds, batch_size=3, num_workers=1, multiprocessing_context="spawn")
+    assert [b.tolist() for (b,) in spawned] == want
+
+
+def test_random_sampler_with_replacement_is_lazy():
+    """num_samples=10**12 iterates at once, in constant memory (it drew every index up
+    front before), and reproducibly with a generator."""
+    def first(n):
+        sampler = RandomSampler(range(10), replacement=True, num_samples=10**12,
+                                generator=graphc.Generator().manual_seed(4))
+        return list(itertools.islice(iter(sampler), n)), len(sampler)
+    tracemalloc.start()
+    drawn, size = first(5000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert size == 10**12 and peak < 2_000_000 and set(drawn) == set(range(10))
+    assert first(70)[0] == drawn[:70]
+    short = list(RandomSampler(range(3), replacement=True, num_samples=70,
+                               generator=graphc.Generator().manual_seed(4)))
+    assert len(short) == 70  # two chunks of 32 and 6 more
+    loader = DataLoader(range(10), batch_size=4, sampler=RandomSampler(
+        range(10), replacement=True, num_samples=10**12))
+    assert len(loader) == 25 * 10**10 and len(next(iter(loader))) == 4
+
+
+def test_worker_option_checks():
+    ds = TensorDataset(graphc.arange(4))
+    with pytest.raises(ValueError, match="prefetch_factor option could only be specified"):
+        DataLoader(ds, prefetch_factor=2)
+    with pytest.raises(ValueError, match="persistent_workers option needs num_workers > 0"):
+        DataLoader(ds, persistent_workers=True)
+    with pytest.raises(ValueError, match="valid start method"):
+        DataLoader(ds, num_workers=1, multiprocessing_context="teleport")
+    with pytest.raises(ValueError, match="num_workers > 0"):
+        DataLoader(ds, multiprocessing_context="spawn")
+    assert DataLoader(ds, num_workers=2).prefetch_factor == 2
+    unpicklable = DataLoader(Unpicklable(), num_workers=2, multiprocessing_context="spawn")
+    with pytest.raises((AttributeError, pickle.PicklingError), match="pickle"):
+        list(unpicklable)  # (spawn pickles the dataset; fork, the default, would not)
+
+
+class Unpicklable(Dataset):
+    def __init__(self):
+        self.transform = lambda i: i
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return self.transform(i)
 
 
 # ---------------------------------------------------------------- against PyTorch

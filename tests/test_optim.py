@@ -195,19 +195,28 @@ def test_eager_steps_then_compiled_steps_continue_like_eager():
     _assert_close(runs[1], runs[0])
 
 
+def _scheduled_steps(compiled, make_opt, make_scheduler, steps):
+    """``steps`` training steps (compiled or eager), each followed by ``scheduler.step()``;
+    returns the parameters, the optimizer and the step function."""
+    params = _graphc_params()
+    opt = make_opt(params)
+    sched = make_scheduler(opt)
+    step = _graphc_step(params, opt)
+    run = graphc.compile(step) if compiled else step
+    for _ in range(steps):
+        run(T)
+        sched.step()
+    return params, opt, run
+
+
 def test_step_lr_changes_the_rate_of_a_compiled_step():
     """group['lr'] is mirrored into a tensor the compiled step reads at every call: a
     scheduler changes it without a retrace and without being baked into the trace."""
     runs = []
     for compiled in (False, True):
-        params = _graphc_params()
-        opt = optim.SGD(params, lr=0.2, momentum=0.5)
-        sched = optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
-        step = _graphc_step(params, opt)
-        run = graphc.compile(step) if compiled else step
-        for _ in range(10):
-            run(T)
-            sched.step()
+        params, opt, run = _scheduled_steps(
+            compiled, lambda ps: optim.SGD(ps, lr=0.2, momentum=0.5),
+            lambda opt: optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5), steps=10)
         opt.param_groups[0]["lr"] = 0.3  # set directly, too
         run(T)
         runs.append(_numpy(params))
@@ -359,6 +368,29 @@ def test_load_state_dict_into_a_compiled_step_rewinds_it():
 
 # ---------------------------------------------------------------- schedulers
 
+def _sequential(lib, opt):
+    s = lib.optim.lr_scheduler
+    return s.SequentialLR(opt, [s.LinearLR(opt, start_factor=0.1, total_iters=5),
+                                s.ConstantLR(opt, factor=0.5, total_iters=4),
+                                s.CosineAnnealingWarmRestarts(opt, T_0=6, T_mult=2)],
+                          milestones=[5, 12])
+
+
+def _chained(lib, opt):
+    s = lib.optim.lr_scheduler
+    return s.ChainedScheduler([s.LinearLR(opt, start_factor=0.2, total_iters=8),
+                               s.ExponentialLR(opt, gamma=0.97),
+                               s.MultiStepLR(opt, milestones=[20, 40], gamma=0.5)])
+
+
+def _nested(lib, opt):
+    s = lib.optim.lr_scheduler
+    inner = s.SequentialLR(opt, [s.ConstantLR(opt, factor=0.25, total_iters=3),
+                                 s.PolynomialLR(opt, total_iters=20, power=2.0)],
+                           milestones=[6])
+    return s.SequentialLR(opt, [inner, s.StepLR(opt, step_size=7, gamma=0.7)], milestones=[30])
+
+
 SCHEDULERS = [
     ("StepLR", {"step_size": 4, "gamma": 0.5}),
     ("MultiStepLR", {"milestones": [3, 7, 7, 20], "gamma": 0.3}),
@@ -367,47 +399,182 @@ SCHEDULERS = [
     ("CosineAnnealingLR", {"T_max": 30}),
     ("LambdaLR", {"lr_lambda": lambda e: 1 / (1 + e) ** 0.5}),
     ("LambdaLR", {"lr_lambda": [lambda e: 0.95 ** e, lambda e: 1 + (e % 3)]}),
+    ("MultiplicativeLR", {"lr_lambda": lambda e: 0.9 + 0.01 * (e % 5)}),
+    ("ConstantLR", {}),
+    ("ConstantLR", {"factor": 0.2, "total_iters": 9}),
+    ("LinearLR", {}),
+    ("LinearLR", {"start_factor": 0.05, "end_factor": 0.6, "total_iters": 25}),
+    ("PolynomialLR", {"total_iters": 40, "power": 1.5}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 7}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2, "eta_min": 0.01}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 60}),
+    ("OneCycleLR", {"max_lr": [0.8, 2.0], "epochs": 6, "steps_per_epoch": 10,
+                    "anneal_strategy": "linear", "pct_start": 0.25, "base_momentum": 0.7}),
+    ("OneCycleLR", {"max_lr": 1.0, "total_steps": 64, "three_phase": True,
+                    "div_factor": 10.0, "final_div_factor": 100.0}),
+    ("OneCycleLR-Adam", {"max_lr": 0.5, "total_steps": 61, "max_momentum": 0.9}),
+    ("OneCycleLR-Adam", {"max_lr": 0.5, "total_steps": 61, "three_phase": True,
+                         "anneal_strategy": "linear", "cycle_momentum": False}),
+    ("SequentialLR", _sequential),
+    ("ChainedScheduler", _chained),
+    ("SequentialLR-nested", _nested),
 ]
+SCHEDULER_IDS = [f"{n}{i}" for i, (n, _) in enumerate(SCHEDULERS)]
 
 
-def _lr_sequence(lib, name, kwargs, epochs=30):
+def _momentum(group):
+    return group["betas"][0] if "betas" in group else group["momentum"]
+
+
+def _lr_sequence(lib, name, kwargs, epochs=60):
+    """The rates (get_last_lr()) and momenta (SGD's momentum, Adam's beta1) of each epoch."""
     params = [lib.zeros(2, requires_grad=True), lib.zeros(3, requires_grad=True)]
-    opt = lib.optim.SGD([{"params": params[:1]}, {"params": params[1:], "lr": 0.5}], lr=0.1)
-    sched = getattr(lib.optim.lr_scheduler, name)(opt, **kwargs)
-    lrs = [sched.get_last_lr()]
+    groups = [{"params": params[:1]}, {"params": params[1:], "lr": 0.5}]
+    if name.endswith("-Adam"):
+        opt = lib.optim.Adam(groups, lr=0.1)
+    else:
+        opt = lib.optim.SGD(groups, lr=0.1, momentum=0.9)
+    if callable(kwargs):
+        sched = kwargs(lib, opt)
+    else:
+        sched = getattr(lib.optim.lr_scheduler, name.split("-")[0])(opt, **kwargs)
+    lrs = [sched.get_last_lr() + [_momentum(g) for g in opt.param_groups]]
     for _ in range(epochs):
         opt.step()
         sched.step()
-        lrs.append(sched.get_last_lr())
+        lrs.append(sched.get_last_lr() + [_momentum(g) for g in opt.param_groups])
     return lrs, sched, opt
 
 
 @needs_torch
-@pytest.mark.parametrize("name, kwargs", SCHEDULERS, ids=[n for n, _ in SCHEDULERS])
+@pytest.mark.parametrize("name, kwargs", SCHEDULERS, ids=SCHEDULER_IDS)
 def test_scheduler_sequence_matches_torch(name, kwargs):
     got, sched, opt = _lr_sequence(graphc, name, kwargs)
     want, _, _ = _lr_sequence(torch, name, kwargs)
-    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-13, atol=0)
-    assert [g["lr"] for g in opt.param_groups] == got[-1]
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-13, atol=1e-15)
+    assert [g["lr"] for g in opt.param_groups] == got[-1][:2]
 
 
-@pytest.mark.parametrize("name, kwargs", SCHEDULERS[:4], ids=[n for n, _ in SCHEDULERS[:4]])
+@pytest.mark.parametrize("name, kwargs", SCHEDULERS, ids=SCHEDULER_IDS)
 def test_scheduler_state_dict_round_trip(name, kwargs):
     lrs, sched, opt = _lr_sequence(graphc, name, kwargs, epochs=10)
     sd, osd = sched.state_dict(), copy.deepcopy(opt.state_dict())
-    assert "optimizer" not in sd and sd["last_epoch"] == 10
+    assert "optimizer" not in sd
+    assert sd.get("last_epoch", 10) == 10  # (ChainedScheduler has none, as in PyTorch)
     cont = []
-    for _ in range(5):
+    for _ in range(40):
         sched.step()
         cont.append(sched.get_last_lr())
     _, sched2, opt2 = _lr_sequence(graphc, name, kwargs, epochs=0)
     opt2.load_state_dict(osd)
     sched2.load_state_dict(sd)
     again = []
-    for _ in range(5):
+    for _ in range(40):
         sched2.step()
         again.append(sched2.get_last_lr())
     assert again == cont
+
+
+CLOSED_FORMS = [("StepLR", {"step_size": 4, "gamma": 0.5}),
+                ("ConstantLR", {"factor": 0.2, "total_iters": 9}),
+                ("LinearLR", {"start_factor": 0.05, "end_factor": 0.6, "total_iters": 25}),
+                ("PolynomialLR", {"total_iters": 40, "power": 1.5}),
+                ("CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2, "eta_min": 0.01}),
+                ("CosineAnnealingWarmRestarts", {"T_0": 5})]
+
+
+@needs_torch
+@pytest.mark.parametrize("name, kwargs", CLOSED_FORMS, ids=[n for n, _ in CLOSED_FORMS])
+def test_scheduler_step_with_epoch_matches_torch(name, kwargs):
+    """step(epoch): the closed forms, and warm restarts at fractional epochs."""
+    epochs = [0.5, 3, 2.25, 17, 4.75, 30, 29.5, 1, 44.2, 60]
+    runs = []
+    for lib in (graphc, torch):
+        opt = lib.optim.SGD([lib.zeros(2, requires_grad=True)], lr=0.3)
+        sched = getattr(lib.optim.lr_scheduler, name)(opt, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for e in epochs if "Restarts" in name else [int(e) for e in epochs]:
+                sched.step(e)
+                runs.append((sched.get_last_lr(), sched.last_epoch))
+    half = len(runs) // 2
+    np.testing.assert_allclose([r[0] for r in runs[:half]], [r[0] for r in runs[half:]],
+                               rtol=1e-13)
+    assert [r[1] for r in runs[:half]] == [r[1] for r in runs[half:]]
+
+
+@needs_torch
+@pytest.mark.parametrize("kwargs", [{}, {"mode": "max", "threshold_mode": "abs",
+                                         "threshold": 0.05, "cooldown": 2, "patience": 1,
+                                         "factor": 0.5, "min_lr": [0.02, 0.1]}])
+def test_reduce_lr_on_plateau_matches_torch(kwargs):
+    metrics = [1.0, 0.9, 0.95, 0.9, 0.91, 0.92, 0.93, 0.5] + [0.5 + 0.01 * (i % 4)
+                                                              for i in range(50)]
+    runs = []
+    for lib in (graphc, torch):
+        params = [lib.zeros(2, requires_grad=True), lib.zeros(3, requires_grad=True)]
+        opt = lib.optim.SGD([{"params": params[:1]}, {"params": params[1:], "lr": 0.5}],
+                            lr=0.1)
+        sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+        lrs = []
+        for m in metrics:
+            sched.step(lib.tensor(m) if lib is graphc else m)
+            lrs.append(sched.get_last_lr() + [sched.num_bad_epochs, sched.cooldown_counter])
+        runs.append(lrs)
+        if lib is graphc:
+            sd = sched.state_dict()
+            again = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+            again.load_state_dict(sd)
+            assert again.best == sched.best and again.num_bad_epochs == sched.num_bad_epochs
+    np.testing.assert_allclose(np.array(runs[0]), np.array(runs[1]), rtol=1e-13)
+    assert runs[0][-1][:2] != runs[0][0][:2]  # it did reduce
+
+
+def test_scheduler_argument_checks():
+    opt = optim.SGD([graphc.zeros(2, requires_grad=True)], lr=0.1)
+    s = optim.lr_scheduler
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        s.ConstantLR(opt, factor=2.0)
+    with pytest.raises(ValueError, match="Starting multiplicative factor"):
+        s.LinearLR(opt, start_factor=0)
+    with pytest.raises(ValueError, match="positive integer T_0"):
+        s.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="total_steps OR"):
+        s.OneCycleLR(opt, max_lr=1.0)
+    with pytest.raises(ValueError, match="one more than the number of milestone"):
+        s.SequentialLR(opt, [s.ConstantLR(opt)], milestones=[3])
+    other = optim.SGD([graphc.zeros(2, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="same optimizer"):
+        s.ChainedScheduler([s.ConstantLR(opt), s.ConstantLR(other)])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        s.SequentialLR(opt, [s.ConstantLR(opt), s.ReduceLROnPlateau(opt)], milestones=[2])
+    with pytest.raises(ValueError, match="momentum or beta1"):
+        s.OneCycleLR(optim.Adagrad([graphc.zeros(2, requires_grad=True)]), max_lr=1.0,
+                     total_steps=5)
+    one = s.OneCycleLR(opt, max_lr=1.0, total_steps=2)
+    one.step()
+    one.step()
+    with pytest.raises(ValueError, match="Tried to step 3 times"):
+        one.step()
+    with pytest.warns(UserWarning, match="get_last_lr"):
+        s.StepLR(opt, step_size=2).get_lr()
+
+
+@pytest.mark.parametrize("opt_name, kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                              ("Adam", {"lr": 0.01})])
+def test_one_cycle_reaches_a_compiled_step(opt_name, kwargs):
+    """OneCycleLR writes lr and momentum/beta1 each step; a compiled step reads both from
+    the param group's tensors: no retrace, the same parameters as eager."""
+    runs = []
+    for compiled in (False, True):
+        params, _, run = _scheduled_steps(
+            compiled, lambda ps: getattr(optim, opt_name)(ps, **kwargs),
+            lambda opt: optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=12),
+            steps=12)
+        runs.append(_numpy(params))
+        if compiled:
+            assert len(run.cache) == 1 and run.retraces == 0
+    _assert_close(runs[1], runs[0])
 
 
 @pytest.mark.parametrize("dtype", [graphc.float32, graphc.float64])

@@ -270,8 +270,8 @@ def norm(x, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
         raise InvalidArgument(f"norm(): Order {p} not supported.")
     if p in ("fro", 2, 2.0):
         s = sum(x * x, dim, keepdim)
-        positive = s > 0  # zero gradient at 0, as PyTorch, not 0 * inf
-        return _label(where(positive, sqrt(where(positive, s, 1.0)), 0.0), "NormBackward1")
+        zero = s == 0  # zero gradient at 0, as PyTorch, not 0 * inf; NaN stays NaN
+        return _label(where(zero, 0.0, sqrt(where(zero, 1.0, s))), "NormBackward1")
     if p in (float("inf"), "inf"):
         return amax(x.abs(), () if dim is None else dim, keepdim)
     if p in (float("-inf"), "-inf"):

@@ -303,7 +303,8 @@ REMAINDER = _binary("remainder", _remainder_impl, _remainder_vjp,
 # The identity on values in range, which raises for any other: integers in [low, high)
 # (IndexValueError, "<what> must be in [low, high), got <value>": one_hot's classes, traced
 # indices), floats in [low, high] (DomainError, "<what> must be in [low, high]", NaN too:
-# binary_cross_entropy's probabilities), eagerly and from compiled kernels.
+# binary_cross_entropy's probabilities), eagerly and from compiled kernels. With
+# ``verbatim=True`` the message is ``what`` itself.
 
 def _check_range_infer(inputs, attrs):
     (x,) = inputs
@@ -317,6 +318,8 @@ def _range_failure(attrs: dict, dtype, value) -> tuple:
     """The error and message: ``what`` with the range, or ``what`` itself where it holds a
     "{value}" placeholder (traced indexing: "index {value} is out of bounds for ...")."""
     what = attrs["what"]
+    if attrs.get("verbatim"):  # ``what`` is the whole message (clip_grad_norm_'s non-finite)
+        return (DomainError if dtype.kind == dt.FLOAT else IndexValueError), what
     if dtype.kind == dt.FLOAT:
         return DomainError, f"{what} must be in [{attrs['low']}, {attrs['high']}]"
     if "{value}" in what:

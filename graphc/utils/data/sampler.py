@@ -36,8 +36,12 @@ def _fresh_generator() -> Generator:
     return Generator().manual_seed(int(randint(0, 1 << 53, ()).item()))
 
 
+REPLACEMENT_CHUNK = 32  # indices RandomSampler(replacement=True) draws at a time
+
+
 class RandomSampler(Sampler):
-    """A random permutation each epoch (or ``num_samples`` draws with replacement)."""
+    """A random permutation each epoch (or ``num_samples`` draws with replacement, drawn
+    lazily, 32 at a time)."""
 
     def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
                  generator: Generator | None = None) -> None:
@@ -60,8 +64,11 @@ class RandomSampler(Sampler):
     def __iter__(self) -> Iterator[int]:
         n = len(self.data_source)
         g = self.generator or _fresh_generator()
-        if self.replacement:
-            yield from randint(0, n, (self.num_samples,), generator=g).tolist()
+        if self.replacement:  # in chunks, as PyTorch: any num_samples in constant memory
+            for _ in range(self.num_samples // REPLACEMENT_CHUNK):
+                yield from randint(0, n, (REPLACEMENT_CHUNK,), generator=g).tolist()
+            yield from randint(0, n, (self.num_samples % REPLACEMENT_CHUNK,),
+                               generator=g).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from randperm(n, generator=g).tolist()
