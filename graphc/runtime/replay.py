@@ -10,15 +10,23 @@ MLP. A structure gets a plan the second time it is seen, so code whose graph cha
 every step pays only for computing the key. A graph with Python in its backward (tensor
 hooks, custom ``autograd.Function`` s, module backward hooks) is never replayed: that code
 may do anything, at every step.
+
+A plan replayed ``compile_after()`` times (default 8: a training loop, not a test's few
+steps) is compiled: its gradient graph becomes one native program (``runtime/cpu``), so
+backward() is one call whose kernels fuse the gradient's elementwise chains into their
+matmuls and reductions, instead of one numpy call per op. ``GRAPHC_COMPILE_BACKWARD=0``
+keeps backward() in numpy; ``=N`` compiles after N replays.
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
 from ..ir import dtypes as dt
 from ..ir.autodiff import grad_graph
-from ..ir.core import LEAF, Node, make_leaf
+from ..ir.core import LEAF, Node, RecordingHandler, make_leaf, use_handler
+from ..ir.graph import Graph
 from ..ir.reference import _call, run_op
 from .eager import check_saved
 
@@ -31,14 +39,17 @@ class Plan:
     then one value per step; no node of the forward graph it was recorded from (a plan
     must not keep a step's values alive)."""
 
-    __slots__ = ("sources", "template", "steps", "outputs")
+    __slots__ = ("sources", "template", "steps", "outputs", "inputs", "replays", "native")
 
     def __init__(self, sources: list[int], template: list, steps: list[tuple],
-                 outputs: list[tuple | None]) -> None:
+                 outputs: list[tuple | None], inputs: list[tuple]) -> None:
         self.sources = sources
         self.template = template  # the value list before a replay: inputs (None), literals
         self.steps = steps  # (op, attrs, value indices, numpy dtype, DType if inputs need casts)
         self.outputs = outputs  # per wrt: (value index, shape, dtype), or None
+        self.inputs = inputs  # (shape, dtype) of each input
+        self.replays = 0
+        self.native = None  # its compiled program, once replayed often (False: cannot be)
 
 
 _plans: dict[tuple, Plan] = {}
@@ -139,7 +150,38 @@ def record(outs: Sequence[Node], wrt: Sequence[Node], order: list[Node], nodes: 
     outputs: list[tuple | None] = [None] * len(wrt)
     for i, o in zip(kept, graph.outputs):
         outputs[i] = (index[id(o)], o.shape, o.dtype)
-    return Plan(sources, template, steps, outputs)
+    return Plan(sources, template, steps, outputs, [(x.shape, x.dtype) for x in graph.inputs])
+
+
+def compile_after() -> int:
+    """How many replays of a plan before it is compiled (0: never)."""
+    env = os.environ.get("GRAPHC_COMPILE_BACKWARD", "8")
+    return int(env) if env.isdigit() else 8
+
+
+def _compile(plan: Plan):
+    """The plan's gradient graph as a native program (its outputs: the gradients, in
+    ``plan.outputs`` order without the Nones); False if it cannot be compiled (then numpy
+    replays it, as before: a compile failure never fails a backward())."""
+    from ..ir.passes import optimize
+    from .cpu import NativeProgram
+    leaves = [make_leaf(shape, dtype, name=f"in{i}") for i, (shape, dtype) in
+              enumerate(plan.inputs)]
+    vals: list = leaves + plan.template[len(leaves):]
+    try:
+        with use_handler(RecordingHandler(loc=("<backward>", 0))):
+            for op, attrs, refs, _, _ in plan.steps:
+                vals.append(op(*[vals[r] for r in refs], **attrs))
+        outputs = [vals[out[0]] for out in plan.outputs if out is not None]
+        graph = Graph.from_outputs(outputs, inputs=leaves, name="backward")
+        graph.inputs = leaves
+        return NativeProgram(optimize(graph))
+    except Exception as e:  # noqa: BLE001  (graphc's own limitation: numpy still works)
+        if os.environ.get("GRAPHC_DEBUG", "0") not in ("", "0"):
+            import sys
+            print(f"graphc: backward() stays in numpy, its graph did not compile: {e}",
+                  file=sys.stderr)
+        return False
 
 
 def replay(plan: Plan, nodes: list[Node]) -> list[Node | None]:
@@ -153,6 +195,14 @@ def replay(plan: Plan, nodes: list[Node]) -> list[Node | None]:
             check_saved(node)
         vals[i] = node.value
         read.append(node)
+    plan.replays += 1
+    if plan.native is None and plan.replays >= compile_after() > 0:
+        plan.native = _compile(plan)
+    if plan.native:
+        results = plan.native.run(vals[:len(plan.sources)])
+        kept = iter(results)
+        return [None if out is None else make_leaf(out[1], out[2], next(kept))
+                for out in plan.outputs]
     get = vals.__getitem__
     for op, attrs, refs, npd, cast_to in plan.steps:
         args = list(map(get, refs))  # (no comprehension: its frame costs more here)
