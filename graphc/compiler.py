@@ -502,6 +502,8 @@ def _arg_names(fn: Callable, n: int) -> list[str]:
 class CompiledFunction:
     """What ``graphc.compile(fn)`` returns: call it like ``fn``; ``.ir(stage)`` shows stages."""
 
+    quiet = False  # True: retraces are nobody's concern (fused composites), no notes
+
     def __init__(self, fn: Callable, device=None) -> None:
         # a module's attributes are read through __getattr__, never copied
         functools.update_wrapper(self, fn, updated=() if hasattr(fn, "training") else
@@ -533,9 +535,9 @@ class CompiledFunction:
             if self.last_key is not None or stale:
                 self.retraces += 1
                 reason = stale or explain(self.last_key, sig.key)
-                if _debug_level() >= 1:
+                if _debug_level() >= 1 and not self.quiet:
                     print(f"graphc.compile({self.name}): retracing: {reason}", file=sys.stderr)
-                if self.retraces == RETRACE_WARNING:
+                if self.retraces == RETRACE_WARNING and not self.quiet:
                     warnings.warn(f"graphc.compile({self.name}) has retraced {self.retraces} "
                                   f"times (last: {reason}); calls with varying shapes or "
                                   "static values each compile anew", stacklevel=4)

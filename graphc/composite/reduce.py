@@ -7,6 +7,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..creation import arange
+from ..fused import fused
 from ..ir import dtypes as dt
 from ..ir import ops as P
 from ..ir.errors import DTypeError, InvalidArgument, ShapeError, reports_as
@@ -219,6 +220,7 @@ def _finite_max(x: Tensor, dim) -> Tensor:
 
 
 @reports_as("logsumexp")
+@fused
 def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
     x = _float(_t(x))
     m = _finite_max(x, dim)
@@ -229,6 +231,7 @@ def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
 
 
 @reports_as("softmax")
+@fused
 def softmax(x, dim: int, dtype=None) -> Tensor:
     x = _float_input(_t(x) if dtype is None else _t(x).type(dtype), "softmax")
     e = exp(x - _shift(x, dim))  # the shift cancels: no gradient
@@ -236,6 +239,7 @@ def softmax(x, dim: int, dtype=None) -> Tensor:
 
 
 @reports_as("log_softmax")
+@fused
 def log_softmax(x, dim: int, dtype=None) -> Tensor:
     # (x - m) - log(sum(exp(x - m))): one op fewer than x - logsumexp(x), and nearer to
     # PyTorch's numbers (the same order of operations as its CPU kernel)

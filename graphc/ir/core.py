@@ -138,6 +138,8 @@ class Handler:
     """Receives every node an op-building function makes."""
 
     traces = False  # True for the tracer of @graphc.compile: values are symbolic
+    fuses = False   # whether composites may run as fused native programs (graphc/fused.py):
+    #                 eager mode's own handler only, never a recording or checking one
 
     def bind(self, op: Op, inputs: Sequence[Any], attrs: dict) -> Node:
         raise NotImplementedError

@@ -14,6 +14,7 @@ import warnings
 from ..composite import amax, cat, exp, matmul, where
 from ..composite import sum as _sum
 from ..creation import arange, zeros
+from ..fused import fused
 from ..ir import dtypes as dt
 from ..ir.errors import DTypeError, ShapeError
 from ..tensor import Tensor, _t
@@ -113,6 +114,7 @@ def _repeat_heads(x: Tensor, heads: int) -> Tensor:
     return x.reshape(*lead, heads, *x.shape[-2:])
 
 
+@fused(grad_name="ScaledDotProductEfficientAttention")
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..composite import _label, clamp, exp, gather, gather_as, log, log1p, log_softmax, where
+from ..fused import fused
 from ..ir import dtypes as dt
 from ..ir import ops as P
 from ..ir.core import _state
@@ -174,6 +175,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 
 @reports_as("cross_entropy")
+@fused(grad_name="NllLoss")
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                   size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:

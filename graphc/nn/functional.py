@@ -28,6 +28,7 @@ from ..composite import (
     where,
 )
 from ..creation import ones_like, zeros
+from ..fused import fused
 from ..ir import dtypes as dt
 from ..ir import ops as P
 from ..ir.errors import DTypeError, ShapeError, ValueArgumentError, reports_as
@@ -78,6 +79,7 @@ def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return _elu(x, alpha, 1.0, 1.0 / alpha, op="celu")
 
 
+@fused
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """GELU; 'tanh' is the tanh approximation, 'none' the exact erf form."""
     x = _float_input(x, "gelu")
@@ -94,6 +96,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     return _label(x * 0.5 * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0), "GeluBackward0")
 
 
+@fused
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
     x = _float_input(x, "silu")
     return _label(x * sigmoid(x), "SiluBackward0")
@@ -289,6 +292,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
 
 @reports_as("layer_norm")
+@fused(grad_name="NativeLayerNorm")
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the last ``len(normalized_shape)`` dims by their mean and biased

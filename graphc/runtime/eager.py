@@ -34,6 +34,7 @@ class EagerHandler(Handler):
     """Evaluates every bound node at once; records inputs only when grad is needed."""
 
     checks_saved = False  # whether inputs must be unmodified since computed (backward's rule)
+    fuses = True
 
     def bind(self, op: Op, inputs: Sequence, attrs: dict) -> Node:
         # (elementwise ops' rules cost less than a lookup of the remembered answer)
@@ -120,6 +121,7 @@ class CheckedEagerHandler(EagerHandler):
     reads was modified in place since it was computed (PyTorch's saved-tensor check)."""
 
     checks_saved = True
+    fuses = False
 
 
 EAGER = EagerHandler()
