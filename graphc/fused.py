@@ -46,18 +46,20 @@ class _Signature:
     for, its gradient graph in terms of the inputs and the output's cotangent. Hashed by
     identity: nodes carry it as an attribute, and replay keys on attributes."""
 
-    __slots__ = ("fn", "layout", "compiled", "vjp_graph", "inputs", "seed", "kept", "lock",
-                 "random")
+    __slots__ = ("fn", "layout", "compiled", "program", "usable", "vjp_graph", "inputs", "seed",
+                 "kept", "lock")
 
     def __init__(self, fn: Callable, layout: tuple, tensors: list) -> None:
         self.fn, self.layout = fn, layout
         self.compiled = _compile(self)
         self.vjp_graph: Graph | None = None
         self.lock = threading.Lock()
-        # traced now, not run: a composite that draws random numbers (dropout) is never
-        # fused, as its gradient recomputes the forward, which would draw anew
+        # traced now, not run. A composite that draws random numbers (dropout) is never
+        # fused, as its gradient recomputes the forward, which would draw anew; nor one that
+        # writes in place or returns other than one tensor
         self.compiled.lower(*[t.detach() for t in tensors])
-        self.random = bool(self.compiled.last.rngs)
+        self.program = p = self.compiled.last
+        self.usable = p.plain and p.single and p.out_dtypes[0] is not None
 
     def __call__(self, *tensors):
         """The composite on these tensors, with the signature's static arguments."""
@@ -102,7 +104,7 @@ def fused(fn: Callable | None = None, *, grad_name: str | None = None) -> Callab
                 sig = signatures.get(key)
                 if sig is None:
                     sig = signatures[key] = _Signature(fn, layout, tensors)
-        if sig.random:
+        if not sig.usable:
             return fn(*args, **kwargs)
         return _call(op, sig, tensors)
 
@@ -152,17 +154,17 @@ def _compile(sig: _Signature):
 
 
 def _call(op: Op, sig: _Signature, args: list):
-    from .autograd import no_grad
-    from .tensor import Tensor, _wrap
-    with no_grad():
-        out = sig.compiled(*[a.detach() for a in args])
-    if not isinstance(out, Tensor):
-        raise TypeError(f"@fused {op.name}: a fused composite returns one tensor")
-    if not (_state.grad_enabled and out.dtype.kind == 2 and
-            any(a.requires_grad for a in args)):
-        return out
+    """The program run on the tensors' values (its guards are not needed: a composite's
+    captured tensors are its own constants), its output wrapped as the composite's node."""
+    from .tensor import _wrap
+    p = sig.program
+    value = p.native.run([a._node.value for a in args] + p.captured_values)[0]
+    leaf = make_leaf(value.shape, p.out_dtypes[0], value)
+    if not (_state.grad_enabled and leaf.dtype.kind == 2 and
+            any(a._node.requires_grad for a in args)):
+        return _wrap(leaf)
     # (an attribute named with "_" is not printed; the signature is hashed by identity)
-    return _wrap(_state.handler.bind(op, (out._node, *[a._node for a in args]),
+    return _wrap(_state.handler.bind(op, (leaf, *[a._node for a in args]),
                                      {"_signature": sig}))
 
 

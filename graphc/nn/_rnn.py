@@ -22,6 +22,7 @@ import numpy as np
 
 from ..composite import relu, tanh
 from ..creation import tensor, zeros
+from ..fused import fused
 from ..ir import ops as P
 from ..tensor import Tensor, _bind
 from .functional import dropout, linear
@@ -72,13 +73,23 @@ def lstm_update(pre_half: Tensor, c: Tensor, scale: Tensor, offset: Tensor
                 ) -> tuple[Tensor, Tensor]:
     """(o * tanh(c'), c') with c' = f * c + i * g, from the gate block with its sigmoid
     rows halved; ``scale`` and ``offset`` turn tanh into sigmoid on those rows."""
+    size = c.shape[1]
+    both = _lstm_state(pre_half, c, scale, offset)
+    return _cols(both, 0, size), _cols(both, size, 2 * size)
+
+
+@fused(grad_name="LstmCell")
+def _lstm_state(pre_half: Tensor, c: Tensor, scale: Tensor, offset: Tensor) -> Tensor:
+    """[o * tanh(c') | c'] side by side: one tensor, so that eagerly the gate arithmetic
+    is one fused program (the matmul stays outside: the gradient recomputes this part)."""
     act = tanh(pre_half) * scale + offset
     h = c.shape[1]
     i, f, g, o = (_cols(act, k * h, (k + 1) * h) for k in range(4))
     c = f * c + i * g
-    return o * tanh(c), c
+    return _cat([o * tanh(c), c], 1)
 
 
+@fused(grad_name="GruCell")
 def gru_update(gi_half: Tensor, gh_half: Tensor, h: Tensor) -> Tensor:
     """PyTorch's GRU: r, z = sigmoid(...), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
     h' = (1 - z) * n + z * h, from input and hidden projections with r, z rows halved."""
